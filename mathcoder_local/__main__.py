@@ -1,0 +1,3 @@
+from mathcoder_local.cli import main
+
+main()

@@ -1,0 +1,149 @@
+"""The command line: a thin Typer layer that translates arguments into calls of plain functions.
+
+Heavy modules (llama_cpp, sympy, textual) are imported inside commands, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mathcoder_local import __version__
+from mathcoder_local.errors import UserError
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+app = typer.Typer(
+    name="mathcoder-local",
+    help="Run code-integrated math-reasoning models (MathCoder, ToRA, MuMath-Code) locally on llama.cpp.",
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class FormatName(str, Enum):
+    mathcoder = "mathcoder"
+    tora = "tora"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mathcoder-local {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Run code-integrated math-reasoning models locally."""
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _user_errors():
+    """Bad input and environment problems end as one line on stderr and exit code 2, not a traceback."""
+    try:
+        yield
+    except UserError as exc:
+        _fail(str(exc), exc.exit_code)
+
+
+def _read_question(question: Optional[str], file: Optional[Path]) -> str:
+    if file is not None and question is not None:
+        _fail("give the question as an argument or with --file, not both")
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot read {file}: {exc.strerror}")
+    if question is None:
+        _fail('no question: pass it as an argument ("..."), with --file PATH, or on stdin with -')
+    if question == "-":
+        return sys.stdin.read()
+    return question  # type: ignore[return-value]
+
+
+@app.command(context_settings=CONTEXT)
+def solve(
+    question: Optional[str] = typer.Argument(None, help="The problem; '-' reads it from stdin."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the problem from a file."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Path to a GGUF model."),
+    format: Optional[FormatName] = typer.Option(None, "--format", help="Prompt format (default: detected)."),
+    system: str = typer.Option("", "--system", help="System text for the MathCoder prompt."),
+    ctx: int = typer.Option(4096, "--ctx", help="Context window in tokens."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t", help="CPU threads (default: llama.cpp's)."),
+    n_gpu_layers: Optional[int] = typer.Option(
+        None, "--n-gpu-layers", "-ngl", help="Layers to offload (default: all if the build has a GPU, else 0)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    temperature: float = typer.Option(0.0, "--temperature", help="0 decodes greedily."),
+    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling threshold."),
+    grammar: Optional[bool] = typer.Option(
+        None, "--grammar/--no-grammar", help="Constrain output to well-formed blocks (default: on for mathcoder)."
+    ),
+    max_blocks: Optional[int] = typer.Option(
+        None, "--max-blocks", help="Round limit (default: MathCoder 16 blocks, ToRA 4 code calls)."
+    ),
+    max_block_tokens: int = typer.Option(1024, "--max-block-tokens", help="Token limit for one block."),
+    max_tokens: int = typer.Option(4096, "--max-tokens", help="Token limit for the whole answer."),
+    timeout: float = typer.Option(6.0, "--timeout", help="Seconds each code block may run."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the transcript."),
+) -> None:
+    """Solve one problem, running the model's code as it goes."""
+    from mathcoder_local.events import Finished
+    from mathcoder_local.solve import EngineOptions
+    from mathcoder_local.solve import solve as run_solve
+    from mathcoder_local.solver import SolveLimits
+
+    text = _read_question(question, file)
+    if max_blocks is not None and max_blocks < 1:
+        _fail("--max-blocks must be at least 1")
+    events = run_solve(
+        text,
+        model=model,
+        engine_options=EngineOptions(n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers, seed=seed),
+        format=format.value if format else None,
+        system=system,
+        temperature=temperature,
+        top_p=top_p,
+        grammar=grammar,
+        limits=SolveLimits(max_rounds=max_blocks, max_block_tokens=max_block_tokens, max_tokens=max_tokens),
+        timeout=timeout,
+    )
+    with _user_errors():
+        if as_json:
+            for event in events:
+                if isinstance(event, Finished):
+                    typer.echo(json.dumps(event.to_dict(), ensure_ascii=False))
+            return
+        from rich.console import Console
+
+        from mathcoder_local.render import TranscriptPrinter
+
+        printer = TranscriptPrinter(Console(highlight=False))
+        for event in events:
+            printer(event)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,84 @@
+"""The engine interface: generate from a token list. Implementations own the KV cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Protocol, Sequence
+
+import numpy as np
+
+# Called once per sampled token with the full token sequence so far and the next-token logits (a copy);
+# returns the logits to sample from. Tests use it to script a model's output through the real engine.
+LogitsProcessor = Callable[[Sequence[int], np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.0  # 0 = greedy, as MathCoder's and ToRA's evaluations decode
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off
+    seed: int = 0
+
+
+@dataclass
+class EngineCounters:
+    evaluated_tokens: int = 0  # tokens run through the model (prompt and generated alike)
+    sampled_tokens: int = 0
+    eval_seconds: float = 0.0
+    sample_seconds: float = 0.0
+    grammar_full_passes: int = 0  # sampled tokens the grammar rejected, forcing a full-vocabulary pass
+
+
+class ContextFull(Exception):
+    def __init__(self, needed: int, n_ctx: int) -> None:
+        super().__init__(f"the context window is full ({needed} > {n_ctx} tokens); raise --ctx")
+        self.needed = needed
+        self.n_ctx = n_ctx
+
+
+class Engine(Protocol):
+    """What the solve loop needs from a model."""
+
+    counters: EngineCounters
+
+    @property
+    def n_ctx(self) -> int: ...
+
+    @property
+    def n_vocab(self) -> int: ...
+
+    @property
+    def metadata(self) -> dict[str, str]: ...
+
+    @property
+    def eos_id(self) -> int: ...
+
+    @property
+    def bos_id(self) -> int | None: ...
+
+    def tokenize(self, text: str, *, special: bool = False, bos: bool = False) -> list[int]: ...
+
+    def token_id(self, piece: str) -> int | None:
+        """The id of a special token such as <|code|>, or None when the vocabulary lacks it as one token."""
+        ...
+
+    def token_bytes(self, token: int) -> bytes:
+        """The text of one token as the model's output shows it (control tokens render empty)."""
+        ...
+
+    def is_end_of_generation(self, token: int) -> bool: ...
+
+    def generate(
+        self,
+        tokens: Sequence[int],
+        *,
+        sampling: SamplingParams = SamplingParams(),
+        grammar: str | None = None,
+        logits_processor: LogitsProcessor | None = None,
+    ) -> Iterator[int]:
+        """Yield sampled tokens continuing `tokens`; the caller stops pulling to stop.
+
+        Only the part of `tokens` not already in the KV cache is evaluated; a token yielded here is evaluated
+        when the next token is asked for, or by the next call if the caller appended it to `tokens`.
+        """
+        ...

@@ -1,0 +1,177 @@
+"""The in-process llama.cpp engine (llama-cpp-python), working on token lists with KV-cache reuse."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import llama_cpp
+
+from mathcoder_local.engine.base import ContextFull, EngineCounters, LogitsProcessor, SamplingParams
+from mathcoder_local.engine.sampling import TokenSampler
+from mathcoder_local.errors import UserError
+
+GGUF_MAGIC = b"GGUF"
+
+
+def default_gpu_layers() -> int:
+    """All layers when this llama.cpp build can offload (CUDA, Metal, ...), else none."""
+    return -1 if llama_cpp.llama_supports_gpu_offload() else 0
+
+
+def check_gguf_path(path: str | os.PathLike[str]) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserError(f"model file not found: {p} (pass --model PATH to a .gguf file)")
+    with p.open("rb") as f:
+        if f.read(4) != GGUF_MAGIC:
+            raise UserError(f"{p} is not a GGUF file; convert the checkpoint with `mathcoder-local convert`")
+    return p
+
+
+class LlamaEngine:
+    """One llama.cpp context. The KV cache holds `self._cached`; generate() evaluates only what is new."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_gpu_layers: int | None = None,
+        seed: int = 0,
+        n_batch: int = 512,
+    ) -> None:
+        path = check_gguf_path(model_path)
+        self.model_path = path
+        self.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
+        try:
+            self._llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_batch=n_batch,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_gpu_layers=self.n_gpu_layers,
+                seed=seed,
+                verbose=False,
+            )
+        except ValueError as exc:  # llama-cpp-python raises ValueError when llama.cpp cannot load the file
+            raise UserError(f"llama.cpp could not load {path}: {exc}") from None
+        self._ctx = self._llama._ctx.ctx
+        self._vocab = self._llama._model.vocab
+        self._n_vocab = self._llama.n_vocab()
+        self._cached: list[int] = []  # the token sequence whose keys/values sit in the KV cache
+        self._pieces: dict[int, bytes] = {}
+        self.counters = EngineCounters()
+
+    # --- vocabulary -------------------------------------------------------------------------------------
+
+    @property
+    def n_ctx(self) -> int:
+        return self._llama.n_ctx()
+
+    @property
+    def n_vocab(self) -> int:
+        return self._n_vocab
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self._llama.metadata)
+
+    @property
+    def eos_id(self) -> int:
+        return int(llama_cpp.llama_vocab_eos(self._vocab))
+
+    @property
+    def bos_id(self) -> int | None:
+        if not llama_cpp.llama_vocab_get_add_bos(self._vocab):
+            return None
+        return int(llama_cpp.llama_vocab_bos(self._vocab))
+
+    def tokenize(self, text: str, *, special: bool = False, bos: bool = False) -> list[int]:
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=bos, special=special))
+
+    def token_id(self, piece: str) -> int | None:
+        ids = self.tokenize(piece, special=True)
+        if len(ids) != 1:
+            return None
+        token = ids[0]
+        if llama_cpp.llama_vocab_get_text(self._vocab, token).decode("utf-8", "replace") != piece:
+            return None
+        return token
+
+    def is_control(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_control(self._vocab, token))
+
+    def token_bytes(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            buf = ctypes.create_string_buffer(64)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+            if n < 0:
+                buf = ctypes.create_string_buffer(-n)
+                n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+            piece = self._pieces[token] = buf.raw[:n]
+        return piece
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    # --- generation -------------------------------------------------------------------------------------
+
+    def _evaluate(self, tokens: Sequence[int]) -> None:
+        if len(self._cached) + len(tokens) > self.n_ctx:
+            raise ContextFull(len(self._cached) + len(tokens), self.n_ctx)
+        start = time.perf_counter()
+        self._llama.n_tokens = len(self._cached)
+        self._llama.eval(tokens)  # drops any cache past n_tokens, then decodes in n_batch chunks
+        self.counters.eval_seconds += time.perf_counter() - start
+        self.counters.evaluated_tokens += len(tokens)
+        self._cached.extend(tokens)
+
+    def _reuse_prefix(self, tokens: Sequence[int]) -> int:
+        n = 0
+        for a, b in zip(self._cached, tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        if n == len(tokens):
+            n -= 1  # the last token must be evaluated again for its logits
+        del self._cached[n:]
+        return n
+
+    def generate(
+        self,
+        tokens: Sequence[int],
+        *,
+        sampling: SamplingParams = SamplingParams(),
+        grammar: str | None = None,
+        logits_processor: LogitsProcessor | None = None,
+    ) -> Iterator[int]:
+        if not tokens:
+            raise ValueError("generate() needs at least one token (the prompt)")
+        sequence = list(tokens)
+        pending = sequence[self._reuse_prefix(sequence) :]
+        sampler = TokenSampler(
+            self._ctx, self._vocab, self._n_vocab, sampling, self.counters, grammar, logits_processor
+        )
+        try:
+            while True:
+                self._evaluate(pending)
+                start = time.perf_counter()
+                token = sampler.sample(sequence)
+                self.counters.sample_seconds += time.perf_counter() - start
+                self.counters.sampled_tokens += 1
+                sequence.append(token)
+                pending = [token]
+                yield token
+        finally:
+            sampler.close()
+
+    def close(self) -> None:
+        self._llama.close()
+

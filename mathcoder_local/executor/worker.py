@@ -1,0 +1,181 @@
+"""The executor's worker process: runs model-written code, one session, never inside the app.
+
+Started as `python -I worker.py CONFIG_JSON` by `executor.session`. It imports nothing from the app (so a
+broken or hostile cell cannot reach the app's state), limits itself with rlimits, keeps one namespace for
+the whole session (like a Jupyter kernel) and answers one JSON line per request on a private copy of the
+original stdout; fds 1 and 2 point at /dev/null so stray C-level writes cannot corrupt the protocol.
+"""
+
+import ast
+import builtins
+import io
+import json
+import linecache
+import os
+import sys
+import traceback
+
+CELL_PREFIX = "<cell-"
+
+
+class CappedWriter(io.TextIOBase):
+    """stdout/stderr for a cell: keeps the first `cap` characters, counts the rest."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.parts = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        room = self.cap - self.size
+        if room > 0:
+            self.parts.append(s[:room])
+            self.size += min(len(s), room)
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def getvalue(self):
+        return "".join(self.parts)
+
+
+def apply_limits(limits):
+    try:
+        import resource
+    except ImportError:  # not on this platform; the parent's wall-clock timeout still applies
+        return
+    table = {
+        "memory_bytes": "RLIMIT_AS",
+        "cpu_seconds": "RLIMIT_CPU",
+        "file_bytes": "RLIMIT_FSIZE",
+        "open_files": "RLIMIT_NOFILE",
+    }
+    for key, name in table.items():
+        value = limits.get(key)
+        which = getattr(resource, name, None)
+        if value is None or which is None:
+            continue
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass  # e.g. RLIMIT_AS on macOS; the rest still hold
+
+
+def display_repr(value):
+    """Text Jupyter shows for a cell's trailing expression (text/plain is repr for these types)."""
+    return repr(value)
+
+
+def _frame_lines(code_lines, lineno, context=2):
+    out = []
+    lo, hi = max(1, lineno - context), min(len(code_lines), lineno + context)
+    for n in range(lo, hi + 1):
+        text = code_lines[n - 1]
+        if not text.strip():
+            continue
+        marker = f"----> {n}" if n == lineno else f"{n:>7}"
+        out.append(f"{marker} {text}")
+    return out
+
+
+def format_traceback(exc, cells, count):
+    """An IPython-style traceback, without colour codes: the separator, the frames, the last line."""
+    name = type(exc).__name__
+    last = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    if isinstance(exc, SyntaxError):
+        lineno = exc.lineno or 1
+        text = (exc.text or "").rstrip("\n")
+        caret = " " * max((exc.offset or 1) - 1, 0) + "^"
+        msg = f"{name}: {exc.msg}"
+        return f"  Cell In[{count}], line {lineno}\n    {text}\n    {caret}\n{msg}", msg
+    parts = ["-" * 75, f"{name:<42}Traceback (most recent call last)"]
+    frames = traceback.extract_tb(exc.__traceback__)[1:]  # drop the worker's own exec frame
+    for frame in frames:
+        if frame.filename.startswith(CELL_PREFIX):
+            cell_no = int(frame.filename[len(CELL_PREFIX):-1])
+            lines = cells.get(cell_no, "").splitlines()
+            body = "\n".join(_frame_lines(lines, frame.lineno))
+            parts.append(f"Cell In[{cell_no}], line {frame.lineno}\n{body}\n")
+        else:
+            parts.append(f"File {frame.filename}:{frame.lineno}, in {frame.name}\n")
+    parts.append(last)
+    return " ".join(parts), last
+
+
+def run_cell(code, namespace, cells, count, cap):
+    cells[count] = code
+    filename = f"{CELL_PREFIX}{count}>"
+    # Register the source so tracebacks and inspect can show cell lines.
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    writer = CappedWriter(cap)
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = writer
+    display, error, error_line, tb = "", None, "", ""
+    try:
+        tree = ast.parse(code, filename=filename, mode="exec")
+        last_expr = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
+            last_expr = ast.Expression(tree.body.pop().value)
+        exec(compile(tree, filename, "exec"), namespace)
+        if last_expr is not None:
+            value = eval(compile(last_expr, filename, "eval"), namespace)
+            if value is not None:
+                display = display_repr(value)
+                namespace["_"] = value
+    except SystemExit as exc:
+        error = "SystemExit"
+        error_line = f"SystemExit: {exc.code}"
+        tb = error_line
+    except BaseException as exc:  # noqa: BLE001 - the model's code may raise anything
+        error = type(exc).__name__
+        tb, error_line = format_traceback(exc, cells, count)
+    finally:
+        sys.stdout, sys.stderr = saved
+    if len(display) > cap:
+        writer.dropped += len(display) - cap
+        display = display[:cap]
+    return {
+        "stdout": writer.getvalue(),
+        "display": display,
+        "traceback": tb,
+        "error": error,
+        "error_line": error_line,
+        "dropped_chars": writer.dropped,
+    }
+
+
+def main():
+    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    apply_limits(config.get("limits", {}))
+    for module in config.get("preload", []):
+        try:
+            __import__(module)  # warm sys.modules only: names still need the cell's own import
+        except Exception:  # noqa: BLE001
+            pass
+    cap = int(config.get("output_cap", 20000))
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    cells = {}
+    protocol.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
+    count = 0
+    for line in requests:
+        request = json.loads(line)
+        count += 1
+        reply = run_cell(request["code"], namespace, cells, count, cap)
+        protocol.write(json.dumps(reply) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Rendering the solve loop's events on a terminal with rich (the CLI's view)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.text import Text
+
+from mathcoder_local.events import BlockEnded, BlockStarted, ExecutionResult, Finished, SolveEvent, TextDelta
+
+
+class TranscriptPrinter:
+    """Text streams as it is generated; code is shown highlighted once its block is complete."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._last_exec: ExecutionResult | None = None
+
+    def __call__(self, event: SolveEvent) -> None:
+        c = self.console
+        if isinstance(event, BlockStarted) and event.kind == "text":
+            c.print()
+        elif isinstance(event, TextDelta) and event.kind == "text":
+            c.out(event.text, end="", highlight=False)
+        elif isinstance(event, BlockEnded) and event.block.kind == "text":
+            c.print()
+        elif isinstance(event, BlockEnded) and event.block.kind == "code":
+            code = Syntax(event.block.content, "python", theme="ansi_dark", word_wrap=True)
+            c.print(Panel(code, title="code", title_align="left", border_style="cyan"))
+        elif isinstance(event, ExecutionResult):
+            self._last_exec = event
+        elif isinstance(event, BlockEnded) and event.block.kind == "execution":
+            result = self._last_exec
+            title, style = "output", "green"
+            if result is not None and result.timed_out:
+                title, style = "timeout", "yellow"
+            elif result is not None and result.error:
+                title, style = f"error: {result.error}", "red"
+            c.print(Panel(Text(event.block.content), title=title, title_align="left", border_style=style))
+        elif isinstance(event, Finished):
+            s = event.stats
+            c.print(Rule(style="dim"))
+            c.print(Text.assemble(("Answer: ", "bold"), (event.answer or "(none)", "bold magenta")))
+            c.print(
+                f"[dim]{event.format} · finish: {event.finish_reason} · {s.generated_tokens} tokens · "
+                f"{s.tokens_per_second:.1f} tok/s · {s.code_blocks} code blocks · {s.seconds:.1f} s[/dim]"
+            )
