@@ -54,8 +54,14 @@ def test_json_output_schema(mathcoder_gguf):
     assert data["finish_reason"] in ("answer", "max_tokens", "max_blocks", "max_block_tokens")
     assert all(set(b) == {"kind", "content"} and b["kind"] in ("text", "code", "execution") for b in data["blocks"])
     stats = data["stats"]
-    for key in ("prompt_tokens", "generated_tokens", "evaluated_tokens", "context_tokens", "seconds",
-                "tokens_per_second"):
+    for key in (
+        "prompt_tokens",
+        "generated_tokens",
+        "evaluated_tokens",
+        "context_tokens",
+        "seconds",
+        "tokens_per_second",
+    ):
         assert key in stats
     assert 0 < stats["generated_tokens"] <= 40
     assert stats["evaluated_tokens"] <= stats["context_tokens"]
@@ -66,8 +72,9 @@ def test_question_from_stdin_and_file(tora_gguf, tmp_path):
     assert result.exit_code == 0 and json.loads(result.output)["format"] == "tora"
     question = tmp_path / "q.txt"
     question.write_text("What is 4*4?")
-    result = invoke("solve", "--file", str(question), "-m", str(tora_gguf), "--max-tokens", "5", "--json",
-                    "--format", "tora")
+    result = invoke(
+        "solve", "--file", str(question), "-m", str(tora_gguf), "--max-tokens", "5", "--json", "--format", "tora"
+    )
     assert result.exit_code == 0 and json.loads(result.output)["stats"]["generated_tokens"] == 5
 
 

@@ -13,7 +13,7 @@ from mathcoder_local.errors import GrammarError
 @pytest.mark.parametrize(
     "grammar, reason",
     [
-        ('root ::= item\n', "never defined"),
+        ("root ::= item\n", "never defined"),
         ('start ::= "a"\n', "no 'root'"),
         ('root ::= ( "a"\n', "unbalanced"),
         ('root ::= "a" )\n', "unbalanced"),

@@ -47,8 +47,13 @@ def test_mathcoder_solve_runs_the_code_and_answers(mathcoder_engine):
 
 def test_every_token_is_evaluated_once(mathcoder_engine):
     e = mathcoder_engine
-    blocks = [("text", "Step one."), ("code", "a = 5"), ("code", "b = a * 7\nb"), ("code", "print(a + b)"),
-              ("text", "40")]
+    blocks = [
+        ("text", "Step one."),
+        ("code", "a = 5"),
+        ("code", "b = a * 7\nb"),
+        ("code", "print(a + b)"),
+        ("text", "40"),
+    ]
     _, done = run(e, MathCoderFormat(e), mathcoder_script(e, blocks))
     s = done.stats
     assert s.code_blocks == 3
@@ -116,8 +121,9 @@ def test_tora_solve_and_its_four_call_limit(tora_engine):
 
 def test_tora_solve_to_the_answer(tora_engine):
     e = tora_engine
-    script = tora_script(e, ["Let me compute.\n```python\nprint(48213 * 317)\n```\n```output",
-                             "So the total is \\boxed{15283521}."])
+    script = tora_script(
+        e, ["Let me compute.\n```python\nprint(48213 * 317)\n```\n```output", "So the total is \\boxed{15283521}."]
+    )
     _, done = run(e, ToraFormat(e), script)
     assert done.finish_reason == "answer" and done.answer == "15283521"
     assert [b.kind for b in done.blocks] == ["text", "code", "execution", "text"]

@@ -27,8 +27,27 @@ MATHCODER_TOKENS = (
 
 # Multi-character pieces so tokenization has merges to do (as in a real SentencePiece vocabulary).
 _MERGED_PIECES = (
-    "▁the", "▁is", "▁of", "▁and", "▁answer", "▁The", "print", "output", "python", "```", "``",
-    "▁=", "▁+", "▁*", "return", "▁import", "import", "sympy", "▁x", "boxed", "\\boxed",
+    "▁the",
+    "▁is",
+    "▁of",
+    "▁and",
+    "▁answer",
+    "▁The",
+    "print",
+    "output",
+    "python",
+    "```",
+    "``",
+    "▁=",
+    "▁+",
+    "▁*",
+    "return",
+    "▁import",
+    "import",
+    "sympy",
+    "▁x",
+    "boxed",
+    "\\boxed",
 )
 
 

@@ -59,7 +59,7 @@ def validate_gbnf(grammar: str, token_id: Callable[[str], int | None], n_vocab: 
     while pos < len(grammar):
         m = _LEX.match(grammar, pos)
         if m is None:
-            raise GrammarError(f"grammar line {line}: cannot parse {grammar[pos:pos + 20]!r}")
+            raise GrammarError(f"grammar line {line}: cannot parse {grammar[pos : pos + 20]!r}")
         kind, text = m.lastgroup, m.group()
         pos = m.end()
         if kind == "ws":

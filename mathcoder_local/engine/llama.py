@@ -174,4 +174,3 @@ class LlamaEngine:
 
     def close(self) -> None:
         self._llama.close()
-

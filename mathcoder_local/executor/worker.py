@@ -100,7 +100,7 @@ def format_traceback(exc, cells, count):
     frames = traceback.extract_tb(exc.__traceback__)[1:]  # drop the worker's own exec frame
     for frame in frames:
         if frame.filename.startswith(CELL_PREFIX):
-            cell_no = int(frame.filename[len(CELL_PREFIX):-1])
+            cell_no = int(frame.filename[len(CELL_PREFIX) : -1])
             lines = cells.get(cell_no, "").splitlines()
             body = "\n".join(_frame_lines(lines, frame.lineno))
             parts.append(f"Cell In[{cell_no}], line {frame.lineno}\n{body}\n")

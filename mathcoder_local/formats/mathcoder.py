@@ -92,9 +92,7 @@ class MathCoderFormat(PromptFormat):
         for piece in SPECIAL_TOKENS:
             token = engine.token_id(piece)
             if token is None:
-                raise UserError(
-                    f"this model has no {piece} token, so it is not a MathCoder model; try --format tora"
-                )
+                raise UserError(f"this model has no {piece} token, so it is not a MathCoder model; try --format tora")
             ids[piece] = token
         self.ids = ids
         self.system = system
