@@ -72,7 +72,9 @@ class Solver:
         tracker = fmt.tracker()
         finish: FinishReason | None = None
         generated = 0
-        session = ExecutorSession(self.executor_limits)  # warms up while the first block is generated
+        # Started at the first code block, not now: warming up beside llama.cpp would take cores from it
+        # (with threads == cores, one descheduled thread stalls every op), which costs more than the wait.
+        session = ExecutorSession(self.executor_limits, start=False)
         try:
             while finish is None:
                 code: str | None = None

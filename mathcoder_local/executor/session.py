@@ -55,7 +55,13 @@ class CellResult:
 class ExecutorSession:
     """A worker process and its namespace. Use as a context manager, or call close()."""
 
-    def __init__(self, limits: ExecutorLimits = ExecutorLimits(), preload: tuple[str, ...] = DEFAULT_PRELOAD):
+    def __init__(
+        self,
+        limits: ExecutorLimits = ExecutorLimits(),
+        preload: tuple[str, ...] = DEFAULT_PRELOAD,
+        *,
+        start: bool = True,
+    ) -> None:
         self.limits = limits
         self.preload = preload
         self._proc: subprocess.Popen[bytes] | None = None
@@ -64,12 +70,14 @@ class ExecutorSession:
         self._tmpdir = tempfile.mkdtemp(prefix="mathcoder-exec-")
         self.start_seconds = 0.0  # spawn to ready, for the last worker started
         self.restarts = 0
-        self.start()
+        self._started_once = False
+        if start:
+            self.start()
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Spawn the worker without waiting for it: it warms up while the model writes the first block."""
+        """Spawn the worker without waiting for it to be ready (run() waits, outside the block's timeout)."""
         limits = {
             "memory_bytes": self.limits.memory_bytes,
             "cpu_seconds": self.limits.cpu_seconds,
@@ -102,6 +110,7 @@ class ExecutorSession:
         )
         self._buffer = b""
         self._ready = False
+        self._started_once = True
 
     def _wait_ready(self) -> None:
         if self._ready:
@@ -167,7 +176,7 @@ class ExecutorSession:
     def run(self, code: str) -> CellResult:
         """Run one block in this session. A timeout or crash kills the worker; the next block gets a new one."""
         if self._proc is None:
-            self.restarts += 1
+            self.restarts += self._started_once
             self.start()
         self._wait_ready()
         assert self._proc is not None and self._proc.stdin is not None

@@ -160,6 +160,9 @@ def main():
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     apply_limits(config.get("limits", {}))
+    if hasattr(os, "nice"):
+        # Warm-up and code run at low priority: while the model generates, llama.cpp keeps its cores.
+        os.nice(int(config.get("nice", 10)))
     for module in config.get("preload", []):
         try:
             __import__(module)  # warm sys.modules only: names still need the cell's own import
