@@ -14,16 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-MATHCODER_TOKENS = (
-    "<|system|>",
-    "<|user|>",
-    "<|assistant|>",
-    "<|text|>",
-    "<|code|>",
-    "<|execution|>",
-    "<|endofblock|>",
-    "<|endofmessage|>",
-)
+from mathcoder_local.formats.mathcoder import SPECIAL_TOKENS as MATHCODER_TOKENS
 
 # Multi-character pieces so tokenization has merges to do (as in a real SentencePiece vocabulary).
 _MERGED_PIECES = (
