@@ -57,3 +57,30 @@ def tora_engine(tora_gguf):
     engine = _engine(tora_gguf)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def sp_model() -> bytes:
+    """A Llama-style SentencePiece model trained here (needs the sentencepiece package)."""
+    from mathcoder_local.devtools.tiny_checkpoint import train_sentencepiece, training_corpus
+
+    return train_sentencepiece(training_corpus())
+
+
+@pytest.fixture(scope="session")
+def make_checkpoint(tmp_path_factory, sp_model):
+    """make_checkpoint(**spec fields) -> folder of a small HF Llama checkpoint; cached per spec."""
+    from mathcoder_local.devtools.tiny_checkpoint import CheckpointSpec, write_checkpoint
+
+    made: dict = {}
+
+    def make(**fields):
+        spec = CheckpointSpec(**fields)
+        if spec not in made:
+            if spec.weights == "bin":
+                pytest.importorskip("torch", reason="writing .bin checkpoints needs torch")
+            folder = tmp_path_factory.mktemp("ckpt")
+            made[spec] = write_checkpoint(folder, spec, sp_model)
+        return made[spec]
+
+    return make

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -15,6 +17,21 @@ from mathcoder_local.engine.sampling import TokenSampler
 from mathcoder_local.errors import UserError
 
 GGUF_MAGIC = b"GGUF"
+
+
+@contextlib.contextmanager
+def silence_native_stderr() -> Iterator[None]:
+    """Send fd 2 to /dev/null while llama.cpp prints what the user cannot act on."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def default_gpu_layers() -> int:

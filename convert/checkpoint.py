@@ -1,0 +1,157 @@
+"""A Hugging Face Llama checkpoint on disk: config, weights (safetensors or .bin, sharded or not), hub lookup."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mathcoder_local.convert.tensors import LazyTensor, read_safetensors
+from mathcoder_local.convert.torch_bin import read_torch_bin
+
+from mathcoder_local.errors import UserError
+
+SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM",)
+TOKENIZER_FILES = [
+    "config.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "tokenizer.json",
+    "generation_config.json",
+]
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    max_position_embeddings: int
+    rms_norm_eps: float
+    rope_theta: float
+    rope_theta_given: bool  # False: config.json has no rope_theta and the Llama default 10000 applies
+    tie_word_embeddings: bool
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+
+def read_config(folder: Path) -> tuple[dict, LlamaConfig]:
+    path = folder / "config.json"
+    if not path.is_file():
+        raise UserError(f"{folder} has no config.json; is it a Hugging Face checkpoint folder?")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    architectures = raw.get("architectures") or [raw.get("model_type", "unknown")]
+    if architectures[0] not in SUPPORTED_ARCHITECTURES:
+        raise UserError(
+            f"unsupported architecture {architectures[0]}: only {', '.join(SUPPORTED_ARCHITECTURES)} "
+            "(Llama-2 / CodeLlama fine-tunes) can be converted"
+        )
+    try:
+        heads = int(raw["num_attention_heads"])
+        config = LlamaConfig(
+            vocab_size=int(raw["vocab_size"]),
+            hidden_size=int(raw["hidden_size"]),
+            intermediate_size=int(raw["intermediate_size"]),
+            num_layers=int(raw["num_hidden_layers"]),
+            num_heads=heads,
+            num_kv_heads=int(raw.get("num_key_value_heads") or heads),
+            max_position_embeddings=int(raw.get("max_position_embeddings", 4096)),
+            rms_norm_eps=float(raw.get("rms_norm_eps", 1e-5)),
+            rope_theta=float(raw.get("rope_theta") or 10000.0),
+            rope_theta_given=raw.get("rope_theta") is not None,
+            tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path} lacks or garbles a Llama setting: {exc}") from None
+    if raw.get("rope_scaling"):
+        raise UserError(f"{path} uses rope_scaling {raw['rope_scaling']}, which this converter does not handle")
+    return raw, config
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    for index_name, pattern in (
+        ("model.safetensors.index.json", "*.safetensors"),
+        ("pytorch_model.bin.index.json", "pytorch_model*.bin"),
+    ):
+        index = folder / index_name
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            except (OSError, ValueError, KeyError) as exc:
+                raise UserError(f"cannot read {index}: {exc}") from None
+            files = sorted(set(weight_map.values()))
+            missing = [f for f in files if not (folder / f).is_file()]
+            if missing:
+                raise UserError(f"{folder} is missing shard {missing[0]} listed in {index_name}")
+            return [folder / f for f in files]
+        found = sorted(folder.glob(pattern))
+        if found:
+            return found
+    raise UserError(f"{folder} has no weights (*.safetensors or pytorch_model*.bin)")
+
+
+def read_tensors(folder: Path) -> dict[str, LazyTensor]:
+    tensors: dict[str, LazyTensor] = {}
+    for path in _weight_files(folder):
+        part = read_safetensors(path) if path.suffix == ".safetensors" else read_torch_bin(path)
+        tensors.update(part)
+    return tensors
+
+
+def checkpoint_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in _weight_files(folder))
+
+
+def resolve_source(source: str, *, revision: str | None = None, download: bool = False) -> tuple[Path, str | None]:
+    """A local folder as is; otherwise a hub id looked up in the local Hugging Face cache, fetched only
+    with download=True. Returns the folder and the repo id (None for a plain folder)."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path, None
+    if path.exists() or source.count("/") != 1:
+        raise UserError(f"{source} is neither a checkpoint folder nor a hub id like MathLLM/MathCoder-CL-7B")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError
+
+    patterns = TOKENIZER_FILES + ["*.safetensors", "model.safetensors.index.json"]
+    try:
+        if not download:
+            folder = snapshot_download(
+                source,
+                revision=revision,
+                local_files_only=True,
+                allow_patterns=patterns + ["pytorch_model*.bin", "pytorch_model.bin.index.json"],
+            )
+            return Path(folder), source
+        folder = snapshot_download(source, revision=revision, allow_patterns=_download_patterns(source, revision))
+        return Path(folder), source
+    except HFValidationError:
+        raise UserError(f"{source} is not a valid hub id") from None
+    except Exception as exc:  # noqa: BLE001 - the hub raises many kinds; each means "not available"
+        if not download:
+            raise UserError(
+                f"{source} is not in the local Hugging Face cache; add --download to fetch it ({type(exc).__name__})"
+            ) from None
+        raise UserError(f"downloading {source} failed: {exc}") from None
+
+
+def _download_patterns(repo_id: str, revision: str | None) -> list[str]:
+    """Only what conversion needs: the tokenizer files and one copy of the weights (safetensors preferred)."""
+    from huggingface_hub import HfApi
+
+    files = HfApi().list_repo_files(repo_id, revision=revision)
+    if any(f.endswith(".safetensors") for f in files):
+        weights = ["*.safetensors", "model.safetensors.index.json"]
+    else:
+        weights = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
+    return TOKENIZER_FILES + weights
