@@ -6,9 +6,9 @@ import json
 
 import gguf
 import pytest
-
 from mathcoder_local.convert import convert_checkpoint, make_plan, verify_gguf
 from mathcoder_local.convert.vocab import CONTROL
+
 from mathcoder_local.engine.llama import LlamaEngine
 from mathcoder_local.formats import detect_format
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from mathcoder_local.convert import convert_checkpoint, make_plan
 from mathcoder_local.convert.reference_tokenizer import reference_tokenizer
 from mathcoder_local.convert.verify import SAMPLE_MATHCODER
+
 from mathcoder_local.formats.mathcoder import SPECIAL_TOKENS
 
 torch = pytest.importorskip("torch", reason="parity tests need torch (CPU)")

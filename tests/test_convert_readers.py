@@ -7,9 +7,9 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from mathcoder_local.convert.tensors import bf16_to_f32, read_safetensors
 from mathcoder_local.convert.torch_bin import read_torch_bin
+
 from mathcoder_local.devtools.tiny_checkpoint import _encode, write_safetensors
 from mathcoder_local.errors import UserError
 

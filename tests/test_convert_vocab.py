@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from mathcoder_local.convert.vocab import BYTE, CONTROL, UNUSED, USER_DEFINED, load_vocab, read_sentencepiece
+
 from mathcoder_local.errors import UserError
 from mathcoder_local.formats.mathcoder import SPECIAL_TOKENS
 
