@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,17 +124,19 @@ def resolve_source(source: str, *, revision: str | None = None, download: bool =
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError
 
-    patterns = TOKENIZER_FILES + ["*.safetensors", "model.safetensors.index.json"]
+    # Read at call time (huggingface_hub reads them once, at import): a mirror and a cache directory.
+    endpoint, cache_dir = os.environ.get("HF_ENDPOINT"), os.environ.get("HF_HUB_CACHE")
     try:
-        if not download:
+        if download:
+            patterns = _download_patterns(source, revision, endpoint)
             folder = snapshot_download(
-                source,
-                revision=revision,
-                local_files_only=True,
-                allow_patterns=patterns + ["pytorch_model*.bin", "pytorch_model.bin.index.json"],
+                source, revision=revision, allow_patterns=patterns, endpoint=endpoint, cache_dir=cache_dir
             )
-            return Path(folder), source
-        folder = snapshot_download(source, revision=revision, allow_patterns=_download_patterns(source, revision))
+        else:
+            patterns = TOKENIZER_FILES + WEIGHT_PATTERNS["safetensors"] + WEIGHT_PATTERNS["bin"]
+            folder = snapshot_download(
+                source, revision=revision, allow_patterns=patterns, local_files_only=True, cache_dir=cache_dir
+            )
         return Path(folder), source
     except HFValidationError:
         raise UserError(f"{source} is not a valid hub id") from None
@@ -142,16 +145,20 @@ def resolve_source(source: str, *, revision: str | None = None, download: bool =
             raise UserError(
                 f"{source} is not in the local Hugging Face cache; add --download to fetch it ({type(exc).__name__})"
             ) from None
-        raise UserError(f"downloading {source} failed: {exc}") from None
+        raise UserError(f"downloading {source} failed: {type(exc).__name__}: {exc}".splitlines()[0]) from None
 
 
-def _download_patterns(repo_id: str, revision: str | None) -> list[str]:
+WEIGHT_PATTERNS = {
+    "safetensors": ["*.safetensors", "model.safetensors.index.json"],
+    "bin": ["pytorch_model*.bin", "pytorch_model.bin.index.json"],
+}
+
+
+def _download_patterns(repo_id: str, revision: str | None, endpoint: str | None) -> list[str]:
     """Only what conversion needs: the tokenizer files and one copy of the weights (safetensors preferred)."""
     from huggingface_hub import HfApi
 
-    files = HfApi().list_repo_files(repo_id, revision=revision)
-    if any(f.endswith(".safetensors") for f in files):
-        weights = ["*.safetensors", "model.safetensors.index.json"]
-    else:
-        weights = ["pytorch_model*.bin", "pytorch_model.bin.index.json"]
-    return TOKENIZER_FILES + weights
+    info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision)
+    files = [s.rfilename for s in info.siblings or []]
+    kind = "safetensors" if any(f.endswith(".safetensors") for f in files) else "bin"
+    return TOKENIZER_FILES + WEIGHT_PATTERNS[kind]

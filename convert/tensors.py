@@ -34,6 +34,7 @@ class LazyTensor:
     nbytes: int
     read: Callable[[], bytes | bytearray]  # the tensor's raw bytes, C order
     source: str  # file it comes from, for error messages
+    span: tuple[Path, int] | None = None  # (file, offset) when the bytes lie there contiguously, as stored
 
     def load(self) -> np.ndarray:
         """The tensor as numpy: f32 or f16 as stored, bf16 widened to f32."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import gguf
 import numpy as np
 from mathcoder_local.convert.plan import K_QUANT_OUTTYPES, ConversionPlan, TensorPlan, permute_for_rope
+from mathcoder_local.convert.tensors import LazyTensor
 
 from mathcoder_local.errors import UserError
 from mathcoder_local.formats import FORMAT_METADATA_KEY
@@ -110,16 +111,53 @@ def write_direct(plan: ConversionPlan, path: Path, outtype: str, progress: Progr
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for t, qtype in zip(plan.tensors, types, strict=False):
-        data = t.source.load()
-        if t.permute_heads:
-            data = permute_for_rope(data, t.permute_heads)
-        encoded = _encode(data, qtype)
-        del data
-        writer.write_tensor_data(encoded.view(np.uint8))
-        del encoded
+    fout = writer.fout[0]  # tensor data is written here directly: some of it is copied file to file
+    for t, qtype in zip(plan.tensors, types, strict=True):
+        writer.write_padding(fout, fout.tell())
+        if t.source.span is not None and not t.permute_heads and _SAME_BITS.get(t.source.dtype) == qtype:
+            _copy_span(t.source, fout)  # stored bits are already what GGUF wants: no trip through Python
+        else:
+            data = t.source.load()
+            if t.permute_heads:
+                data = permute_for_rope(data, t.permute_heads)
+            encoded = _encode(data, qtype)
+            del data
+            fout.write(memoryview(np.ascontiguousarray(encoded)).cast("B"))
+            del encoded
+        writer.write_padding(fout, _nbytes(t.shape, qtype))
         progress(t.source.nbytes)
     writer.close()
+
+
+_SAME_BITS = {"f32": Q.F32, "f16": Q.F16, "bf16": Q.BF16}
+
+
+def _copy_span(tensor: LazyTensor, fout: BinaryIO) -> None:
+    """Copy a tensor's stored bytes into the output in the kernel (copy_file_range), as cp does."""
+    path, offset = tensor.span  # type: ignore[misc]
+    fout.flush()
+    out_pos = fout.tell()
+    remaining = tensor.nbytes
+    with path.open("rb") as src:
+        if hasattr(os, "copy_file_range"):
+            try:
+                while remaining:
+                    n = os.copy_file_range(src.fileno(), fout.fileno(), remaining, offset, out_pos)
+                    if n == 0:
+                        raise UserError(f"{tensor.source} is truncated: tensor {tensor.name} is cut short")
+                    remaining, offset, out_pos = remaining - n, offset + n, out_pos + n
+                fout.seek(out_pos)
+                return
+            except OSError:
+                pass  # e.g. across file systems on old kernels: copy through user space below
+        src.seek(offset)
+        fout.seek(out_pos)
+        while remaining:
+            chunk = src.read(min(remaining, 16 << 20))
+            if not chunk:
+                raise UserError(f"{tensor.source} is truncated: tensor {tensor.name} is cut short")
+            fout.write(chunk)
+            remaining -= len(chunk)
 
 
 def quantize_k(src: Path, dst: Path, outtype: str) -> None:

@@ -98,7 +98,6 @@ def test_hub_id_from_the_local_cache(make_checkpoint, tmp_path, monkeypatch):
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     plan = make_plan("MathLLM/MathCoder-Tiny", outtype="f32", outfile=tmp_path / "h.gguf")
     assert plan.repo_id == "MathLLM/MathCoder-Tiny" and plan.model_name == "MathCoder-Tiny"
     path, checks, _ = convert_checkpoint(plan)

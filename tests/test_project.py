@@ -18,3 +18,16 @@ def test_ci_runs_the_readme_test_command():
 def test_layout():
     for name in ("mathcoder_local", "convert", "tests", "models", "benchmarks", "pyproject.toml", "README.md"):
         assert (ROOT / name).exists(), name
+
+
+def test_every_package_folder_is_installed():
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(("mathcoder_local", *p.parent.relative_to(ROOT / "mathcoder_local").parts))
+        for p in (ROOT / "mathcoder_local").rglob("__init__.py")
+    }
+    assert (ROOT / "convert" / "__init__.py").is_file()
+    assert found | {"mathcoder_local.convert"} == listed

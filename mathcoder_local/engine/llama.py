@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import sys
 import time
@@ -21,13 +22,15 @@ GGUF_MAGIC = b"GGUF"
 
 @contextlib.contextmanager
 def silence_native_stderr() -> Iterator[None]:
-    """Send fd 2 to /dev/null while llama.cpp prints what the user cannot act on."""
+    """Silence llama.cpp while it logs what the user cannot act on: native writes to fd 2, and the lines
+    llama-cpp-python's log callback prints to sys.stderr."""
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        yield
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
