@@ -162,7 +162,7 @@ def make_plan(
     plan = ConversionPlan(
         folder=folder,
         repo_id=repo_id,
-        revision=revision,
+        revision=revision or (folder.name if repo_id else None),  # a cache snapshot folder is named by commit
         raw_config=raw,
         config=config,
         vocab=vocab,

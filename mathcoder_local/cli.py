@@ -170,7 +170,7 @@ def convert(
 
     console = Console(highlight=False)
     with _user_errors():
-        from mathcoder_local.convert import convert_checkpoint, make_plan, verify_gguf
+        from mathcoder_local.convert import VerificationFailed, convert_checkpoint, make_plan, verify_gguf
 
         if verify is not None:
             checks, warnings = verify_gguf(verify, checkpoint=source)
@@ -196,8 +196,12 @@ def convert(
             return
         if plan.outfile.exists() and not force:
             _fail(f"{plan.outfile} already exists; pass --force to overwrite it or --outfile to choose another name")
-        with progress_bar(console, plan) as advance:
-            path, checks, warnings = convert_checkpoint(plan, force=force, progress=advance)
+        try:
+            with progress_bar(console, plan) as advance:
+                path, checks, warnings = convert_checkpoint(plan, force=force, progress=advance)
+        except VerificationFailed as failed:
+            print_checks(console, failed.checks, [])
+            raise
         print_checks(console, checks, warnings)
         console.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 

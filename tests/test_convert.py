@@ -103,6 +103,7 @@ def test_hub_id_from_the_local_cache(make_checkpoint, tmp_path, monkeypatch):
     path, checks, _ = convert_checkpoint(plan)
     reader = gguf.GGUFReader(str(path))
     assert field(reader, "mathcoder_local.source.repo") == "MathLLM/MathCoder-Tiny"
+    assert field(reader, "mathcoder_local.source.revision") == commit
 
 
 def test_verify_catches_a_broken_vocabulary(make_checkpoint, tmp_path):

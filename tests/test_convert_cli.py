@@ -122,3 +122,16 @@ def test_download_fetches_only_what_conversion_needs(make_checkpoint, tmp_path, 
         again = run("MathLLM/MathCoder-Tiny", "--outfile", out / "m2.gguf")  # now from the cache, offline
         assert again.exit_code == 0, again.output
         assert hub.requests == []
+
+
+def test_verify_failure_exits_1_with_the_table(make_checkpoint, tmp_path):
+    from mathcoder_local.convert import make_plan
+    from mathcoder_local.convert.vocab import USER_DEFINED
+    from mathcoder_local.convert.writer import write_gguf
+
+    plan = make_plan(str(make_checkpoint()), outtype="f32", outfile=tmp_path / "bad.gguf")
+    for i in plan.vocab.added.values():
+        plan.vocab.types[i] = USER_DEFINED  # what a converter that trusts transformers 4.31's files writes
+    write_gguf(plan)
+    result = run("--verify", tmp_path / "bad.gguf", make_checkpoint())
+    assert result.exit_code == 1 and "FAILED" in result.output
