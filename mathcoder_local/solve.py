@@ -15,11 +15,6 @@ from mathcoder_local.events import SolveEvent
 from mathcoder_local.executor.session import ExecutorLimits
 from mathcoder_local.solver import SolveLimits, Solver
 
-NO_MODEL_HELP = (
-    "no model given: pass --model PATH to a GGUF file of a MathCoder or ToRA model "
-    "(set MATHCODER_LOCAL_MODEL to make one the default)"
-)
-
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -30,10 +25,13 @@ class EngineOptions:
 
 
 def resolve_model(model: str | os.PathLike[str] | None) -> str:
+    """--model, else $MATHCODER_LOCAL_MODEL, else the bundled nano model (converted on first use)."""
     chosen = model or os.environ.get("MATHCODER_LOCAL_MODEL")
-    if not chosen:
-        raise UserError(NO_MODEL_HELP)
-    return os.fspath(chosen)
+    if chosen:
+        return os.fspath(chosen)
+    from mathcoder_local.default_model import default_model_path
+
+    return os.fspath(default_model_path())
 
 
 def load_engine(model: str | os.PathLike[str] | None, options: EngineOptions = EngineOptions()) -> Engine:

@@ -45,6 +45,7 @@ class Solver:
         grammar: bool | str = False,
         executor_limits: ExecutorLimits = ExecutorLimits(),
         logits_processor: LogitsProcessor | None = None,
+        session_factory: Callable[[ExecutorLimits], ExecutorSession] | None = None,
     ) -> None:
         self.engine = engine
         self.format = fmt
@@ -53,6 +54,9 @@ class Solver:
         self.max_rounds = limits.max_rounds if limits.max_rounds is not None else fmt.max_rounds
         self.executor_limits = executor_limits
         self.logits_processor = logits_processor
+        # Started at the first code block, not at creation: warming up beside llama.cpp would take cores from
+        # it (with threads == cores, one descheduled thread stalls every op), which costs more than the wait.
+        self.new_session = session_factory or (lambda limits: ExecutorSession(limits, start=False))
         if grammar is True:
             grammar = fmt.grammar() or False
         self.grammar: str | None = grammar or None
@@ -72,9 +76,7 @@ class Solver:
         tracker = fmt.tracker()
         finish: FinishReason | None = None
         generated = 0
-        # Started at the first code block, not now: warming up beside llama.cpp would take cores from it
-        # (with threads == cores, one descheduled thread stalls every op), which costs more than the wait.
-        session = ExecutorSession(self.executor_limits, start=False)
+        session = self.new_session(self.executor_limits)
         try:
             while finish is None:
                 code: str | None = None

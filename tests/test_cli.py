@@ -90,7 +90,6 @@ def test_readable_transcript(mathcoder_gguf):
         (["solve"], "no question"),
         (["solve", "q", "--file", "x.txt"], "not both"),
         (["solve", "--file", "/no/such/file.txt"], "cannot read"),
-        (["solve", "q"], "no model given"),
         (["solve", "q", "--model", "/no/such.gguf"], "model file not found"),
         (["solve", "   ", "--model", "/no/such.gguf"], "question is empty"),
         (["solve", "q", "--max-blocks", "0"], "--max-blocks"),

@@ -29,5 +29,5 @@ def test_every_package_folder_is_installed():
         ".".join(("mathcoder_local", *p.parent.relative_to(ROOT / "mathcoder_local").parts))
         for p in (ROOT / "mathcoder_local").rglob("__init__.py")
     }
-    assert (ROOT / "convert" / "__init__.py").is_file()
-    assert found | {"mathcoder_local.convert"} == listed
+    assert (ROOT / "convert" / "__init__.py").is_file() and (ROOT / "models" / "__init__.py").is_file()
+    assert found | {"mathcoder_local.convert", "mathcoder_local.models"} == listed

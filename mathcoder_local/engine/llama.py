@@ -69,16 +69,17 @@ class LlamaEngine:
         self.model_path = path
         self.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
         try:
-            self._llama = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_batch=n_batch,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
-                n_gpu_layers=self.n_gpu_layers,
-                seed=seed,
-                verbose=False,
-            )
+            with silence_native_stderr():  # llama.cpp's load-time notices would garble the transcript
+                self._llama = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx,
+                    n_batch=n_batch,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads,
+                    n_gpu_layers=self.n_gpu_layers,
+                    seed=seed,
+                    verbose=False,
+                )
         except ValueError as exc:  # llama-cpp-python raises ValueError when llama.cpp cannot load the file
             raise UserError(f"llama.cpp could not load {path}: {exc}") from None
         self._ctx = self._llama._ctx.ctx

@@ -31,6 +31,15 @@ EMPTY_EXECUTION = "<empty_execution>"
 SHORT_ANSWER_CHARS = 64
 
 
+def execution_text(cell: CellResult) -> str:
+    """What a MathCoder model reads back: Jupyter's order (streams, the displayed value, the traceback),
+    stripped as MathCoder's harness did, `<empty_execution>` when nothing is left."""
+    text = (cell.stdout + cell.display + cell.traceback).strip()
+    if cell.dropped_chars:
+        text += f"\n... ({cell.dropped_chars} more characters not shown)"
+    return text or EMPTY_EXECUTION
+
+
 class MathCoderTracker(BlockTracker):
     def __init__(self, ids: dict[str, int], engine: Engine, strip_leading_space: bool) -> None:
         super().__init__()
@@ -116,11 +125,7 @@ class MathCoderFormat(PromptFormat):
         return MathCoderTracker(self.ids, self.engine, self._strip_space)
 
     def execution_text(self, cell: CellResult) -> str:
-        # Jupyter's order: streams, then the displayed value, then the traceback; stripped, as MathCoder did.
-        text = (cell.stdout + cell.display + cell.traceback).strip()
-        if cell.dropped_chars:
-            text += f"\n... ({cell.dropped_chars} more characters not shown)"
-        return text or EMPTY_EXECUTION
+        return execution_text(cell)
 
     def execution_tokens(self, text: str) -> list[int]:
         # The output is tokenized as plain text: a "<|code|>" printed by the code must stay text.

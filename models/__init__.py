@@ -1,0 +1,1 @@
+"""Model files that ship with mathcoder-local (installed as `mathcoder_local.models`): the nano model."""
