@@ -16,21 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 from mathcoder_local.events import Finished
-from mathcoder_local.executor.session import CellResult, ExecutorLimits
+from mathcoder_local.executor import WithheldSession
 from mathcoder_local.solve import EngineOptions, load_engine, make_solver
-
-
-class WithheldExecution:
-    """An executor session that runs nothing: every block reads back as empty."""
-
-    def __init__(self, limits: ExecutorLimits) -> None:
-        pass
-
-    def run(self, code: str) -> CellResult:
-        return CellResult()
-
-    def close(self) -> None:
-        pass
 
 
 def heldout() -> list[dict]:
@@ -67,10 +54,8 @@ def main() -> None:
     problems = heldout()[: args.limit]
     totals = collections.Counter(p["subject"] for p in problems)
     engine = load_engine(args.model, EngineOptions(n_threads=args.threads, n_ctx=2048))
-    for label, factory in (("with execution", None), ("execution withheld", WithheldExecution)):
-        solver = make_solver(engine)
-        if factory is not None:
-            solver.new_session = factory
+    for label, factory in (("with execution", None), ("execution withheld", WithheldSession)):
+        solver = make_solver(engine, session_factory=factory)
         r = evaluate(solver, problems)
         subjects = ", ".join(f"{s} {r['by_subject'].get(s, 0)}/{n}" for s, n in sorted(totals.items()))
         print(f"{label:19s} {r['correct']}/{r['n']} = {100 * r['accuracy']:.1f} %   ({subjects})")

@@ -12,16 +12,9 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from mathcoder_local.convert.vocab import _load_json
+from mathcoder_local.convert.vocab import load_json, read_added_tokens
 
 Tokenize = Callable[[str], list[int]]
-
-
-def _added_tokens(folder: Path) -> dict[str, int]:
-    added = {k: int(v) for k, v in _load_json(folder / "added_tokens.json").items()}
-    for token_id, info in _load_json(folder / "tokenizer_config.json").get("added_tokens_decoder", {}).items():
-        added[info["content"]] = int(token_id)
-    return added
 
 
 def reference_tokenizer(folder: Path) -> Tokenize:
@@ -30,8 +23,8 @@ def reference_tokenizer(folder: Path) -> Tokenize:
     sp = sentencepiece.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
     # The slow tokenizer splits out every added token and every special token (<s>, </s>, <unk> written as
     # text become those ids), exactly as llama.cpp's special parsing does.
-    added = _added_tokens(folder)
-    special_map = _load_json(folder / "special_tokens_map.json")
+    added, _ = read_added_tokens(folder)
+    special_map = load_json(folder / "special_tokens_map.json")
     for key in ("bos_token", "eos_token", "unk_token", "pad_token"):
         value = special_map.get(key)
         text = value.get("content") if isinstance(value, dict) else value
@@ -39,7 +32,7 @@ def reference_tokenizer(folder: Path) -> Tokenize:
             token_id = sp.piece_to_id(text)  # unk_id for text that is no piece, unless it is "<unk>" itself
             if token_id != sp.unk_id() or text == sp.id_to_piece(token_id):
                 added.setdefault(text, token_id)
-    add_bos = bool(_load_json(folder / "tokenizer_config.json").get("add_bos_token", True))
+    add_bos = bool(load_json(folder / "tokenizer_config.json").get("add_bos_token", True))
     pattern = "|".join(re.escape(t) for t in sorted(added, key=len, reverse=True))
     splitter = re.compile(f"({pattern})") if added else None
 

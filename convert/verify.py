@@ -37,10 +37,7 @@ class Check:
 
 def _field(reader, key: str):
     field = reader.fields.get(key)
-    if field is None:
-        return None
-    value = field.contents()
-    return value
+    return None if field is None else field.contents()
 
 
 def _structure_checks(reader) -> tuple[list[Check], dict]:

@@ -117,7 +117,8 @@ class Vocab:
         return "mathcoder" if all(t in self.added for t in MATHCODER_TOKENS) else "tora"
 
 
-def _load_json(path: Path) -> dict:
+def load_json(path: Path) -> dict:
+    """A JSON file of the checkpoint, or {} when it is absent."""
     if not path.is_file():
         return {}
     try:
@@ -134,6 +135,28 @@ def _token_text(value: object) -> str | None:
     return None
 
 
+def read_added_tokens(folder: Path) -> tuple[dict[str, int], set[str]]:
+    """Added tokens from every place transformers has kept them (text → id), and which are special."""
+    tok_config = load_json(folder / "tokenizer_config.json")
+    special_map = load_json(folder / "special_tokens_map.json")
+    added: dict[str, int] = {}
+    special: set[str] = set()
+    for text, token_id in load_json(folder / "added_tokens.json").items():
+        added[text] = int(token_id)
+    for token_id, info in tok_config.get("added_tokens_decoder", {}).items():
+        added[info["content"]] = int(token_id)
+        if info.get("special"):
+            special.add(info["content"])
+    for info in load_json(folder / "tokenizer.json").get("added_tokens", []):
+        added[info["content"]] = int(info["id"])
+        if info.get("special"):
+            special.add(info["content"])
+    for value in special_map.get("additional_special_tokens", []) + tok_config.get("additional_special_tokens", []):
+        if _token_text(value):
+            special.add(_token_text(value))
+    return added, special
+
+
 def load_vocab(folder: Path, vocab_size: int) -> Vocab:
     """The checkpoint's vocabulary, padded to the model's `vocab_size` with unused tokens."""
     sp_path = folder / "tokenizer.model"
@@ -142,26 +165,9 @@ def load_vocab(folder: Path, vocab_size: int) -> Vocab:
     sp = read_sentencepiece(sp_path)
     tokens, scores, types = list(sp.pieces), list(sp.scores), list(sp.types)
 
-    tok_config = _load_json(folder / "tokenizer_config.json")
-    special_map = _load_json(folder / "special_tokens_map.json")
-    fast = _load_json(folder / "tokenizer.json")
-
-    # Added tokens from every place transformers has kept them, with whether they are special.
-    added: dict[str, int] = {}
-    special: set[str] = set()
-    for text, token_id in _load_json(folder / "added_tokens.json").items():
-        added[text] = int(token_id)
-    for token_id, info in tok_config.get("added_tokens_decoder", {}).items():
-        added[info["content"]] = int(token_id)
-        if info.get("special"):
-            special.add(info["content"])
-    for info in fast.get("added_tokens", []):
-        added[info["content"]] = int(info["id"])
-        if info.get("special"):
-            special.add(info["content"])
-    for value in special_map.get("additional_special_tokens", []) + tok_config.get("additional_special_tokens", []):
-        if _token_text(value):
-            special.add(_token_text(value))
+    tok_config = load_json(folder / "tokenizer_config.json")
+    special_map = load_json(folder / "special_tokens_map.json")
+    added, special = read_added_tokens(folder)
 
     for text, token_id in sorted(added.items(), key=lambda item: item[1]):
         kind = CONTROL if (text in MATHCODER_TOKENS or text in special) else USER_DEFINED
@@ -190,7 +196,7 @@ def load_vocab(folder: Path, vocab_size: int) -> Vocab:
         types.append(UNUSED)
 
     index = {t: i for i, t in enumerate(tokens)}
-    config = _load_json(folder / "config.json")
+    config = load_json(folder / "config.json")
 
     def special_id(name: str, default: str | None) -> int | None:
         text = _token_text(tok_config.get(name)) or _token_text(special_map.get(name)) or default

@@ -194,8 +194,6 @@ def convert(
         if dry_run:
             print_plan(console, plan)
             return
-        if plan.outfile.exists() and not force:
-            _fail(f"{plan.outfile} already exists; pass --force to overwrite it or --outfile to choose another name")
         try:
             with progress_bar(console, plan) as advance:
                 path, checks, warnings = convert_checkpoint(plan, force=force, progress=advance)

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 from mathcoder_local.engine.base import Engine, SamplingParams
 from mathcoder_local.errors import UserError
 from mathcoder_local.events import SolveEvent
-from mathcoder_local.executor.session import ExecutorLimits
+from mathcoder_local.executor.session import ExecutorLimits, ExecutorSession
 from mathcoder_local.solver import SolveLimits, Solver
 
 
@@ -57,6 +57,7 @@ def make_solver(
     grammar: bool | None = None,
     limits: SolveLimits = SolveLimits(),
     timeout: float = 6.0,
+    session_factory: Callable[[ExecutorLimits], ExecutorSession] | None = None,
 ) -> Solver:
     from mathcoder_local.formats import make_format
 
@@ -73,6 +74,7 @@ def make_solver(
         limits=limits,
         grammar=use_grammar,
         executor_limits=ExecutorLimits(timeout=timeout),
+        session_factory=session_factory,
     )
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from mathcoder_local.cli import app
 from mathcoder_local.default_model import bundled_checkpoint, default_model_path
 from mathcoder_local.events import Finished
-from mathcoder_local.executor.session import CellResult
+from mathcoder_local.executor import WithheldSession
 from mathcoder_local.solve import EngineOptions, load_engine, make_solver
 
 WAREHOUSE = "A warehouse holds 48213 boxes with 317 items each. How many items are there?"
@@ -45,19 +45,6 @@ def test_solve_with_no_model_answers_from_executed_code():
     assert next(b for b in data["blocks"] if b["kind"] == "execution")["content"] == "15283521"
 
 
-class Withheld:
-    """Runs nothing: every block reads back `<empty_execution>` (the figure's "execution withheld")."""
-
-    def __init__(self, limits) -> None:
-        pass
-
-    def run(self, code):
-        return CellResult()
-
-    def close(self):
-        pass
-
-
 def heldout(n: int) -> list[dict]:
     from importlib import resources
 
@@ -78,6 +65,4 @@ def test_held_out_problems_need_the_executed_code():
     problems = heldout(30)
     engine = load_engine(None, EngineOptions(n_ctx=2048, n_threads=2))
     assert accuracy(make_solver(engine), problems) >= 0.8
-    withheld = make_solver(engine)
-    withheld.new_session = Withheld
-    assert accuracy(withheld, problems) <= 0.3
+    assert accuracy(make_solver(engine, session_factory=WithheldSession), problems) <= 0.3

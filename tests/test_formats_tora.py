@@ -86,3 +86,10 @@ def test_prompt(tora_engine):
     assert fmt.prompt_tokens("What is 2+2?") == tora_engine.tokenize(
         "<|user|>\nWhat is 2+2?\n<|assistant|>\n", bos=True
     )
+
+
+def test_system_text_is_refused(tora_engine):
+    from mathcoder_local.errors import UserError
+
+    with pytest.raises(UserError, match="no system text"):
+        ToraFormat(tora_engine, system="Be brief.")

@@ -26,10 +26,7 @@ def make_format(engine: Engine, name: str | None = None, **options: object) -> P
     name = name or detect_format(engine)
     if name not in FORMATS:
         raise UserError(f"unknown format {name!r}; choose one of: {', '.join(FORMATS)}")
-    cls = FORMATS[name]
-    if cls is ToraFormat:
-        options.pop("system", None)
-    return cls(engine, **options)  # type: ignore[arg-type]
+    return FORMATS[name](engine, **options)  # type: ignore[arg-type]
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from typing import Sequence
 
 from mathcoder_local.answers import after_answer_phrase, last_boxed, last_number
 from mathcoder_local.engine.base import Engine
+from mathcoder_local.errors import UserError
 from mathcoder_local.events import Block, SolveEvent
 from mathcoder_local.executor.session import CellResult
 from mathcoder_local.formats.base import BlockTracker, PromptFormat, Step, utf8_decoder
@@ -123,7 +124,9 @@ class ToraFormat(PromptFormat):
     name = "tora"
     max_rounds = 4  # code executions, as ToRA's max_func_call
 
-    def __init__(self, engine: Engine, *, max_rounds: int | None = None) -> None:
+    def __init__(self, engine: Engine, *, system: str = "", max_rounds: int | None = None) -> None:
+        if system:
+            raise UserError("the tora format has no system text; drop --system")
         super().__init__(engine, max_rounds=max_rounds)
 
     def prompt_tokens(self, question: str) -> list[int]:
