@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from mathcoder_local import __version__
+from mathcoder_local import __version__, cli_bench, cli_data, cli_grade
+from mathcoder_local.cli_common import CONTEXT, fail, user_errors
 from mathcoder_local.errors import UserError
-
-CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="mathcoder-local",
@@ -47,30 +45,16 @@ def _root(
     """Run code-integrated math-reasoning models locally."""
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _user_errors():
-    """Bad input and environment problems end as one line on stderr and exit code 2, not a traceback."""
-    try:
-        yield
-    except UserError as exc:
-        _fail(str(exc), exc.exit_code)
-
-
 def _read_question(question: Optional[str], file: Optional[Path]) -> str:
     if file is not None and question is not None:
-        _fail("give the question as an argument or with --file, not both")
+        fail("give the question as an argument or with --file, not both")
     if file is not None:
         try:
             return file.read_text(encoding="utf-8")
         except OSError as exc:
-            _fail(f"cannot read {file}: {exc.strerror}")
+            fail(f"cannot read {file}: {exc.strerror}")
     if question is None:
-        _fail('no question: pass it as an argument ("..."), with --file PATH, or on stdin with -')
+        fail('no question: pass it as an argument ("..."), with --file PATH, or on stdin with -')
     if question == "-":
         return sys.stdin.read()
     return question  # type: ignore[return-value]
@@ -110,7 +94,7 @@ def solve(
 
     text = _read_question(question, file)
     if max_blocks is not None and max_blocks < 1:
-        _fail("--max-blocks must be at least 1")
+        fail("--max-blocks must be at least 1")
     events = run_solve(
         text,
         model=model,
@@ -123,7 +107,7 @@ def solve(
         limits=SolveLimits(max_rounds=max_blocks, max_block_tokens=max_block_tokens, max_tokens=max_tokens),
         timeout=timeout,
     )
-    with _user_errors():
+    with user_errors():
         if as_json:
             for event in events:
                 if isinstance(event, Finished):
@@ -169,7 +153,7 @@ def convert(
     from mathcoder_local.convert_view import print_checks, print_plan, progress_bar
 
     console = Console(highlight=False)
-    with _user_errors():
+    with user_errors():
         from mathcoder_local.convert import VerificationFailed, convert_checkpoint, make_plan, verify_gguf
 
         if verify is not None:
@@ -179,7 +163,7 @@ def convert(
                 raise typer.Exit(1)
             return
         if source is None:
-            _fail("give a checkpoint folder or hub id to convert, or --verify FILE")
+            fail("give a checkpoint folder or hub id to convert, or --verify FILE")
         plan = make_plan(
             source,
             outtype=outtype.value,
@@ -202,6 +186,10 @@ def convert(
             raise
         print_checks(console, checks, warnings)
         console.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+
+
+for _module in (cli_data, cli_grade, cli_bench):
+    _module.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""grading (issue 5)."""
