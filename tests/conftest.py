@@ -84,3 +84,15 @@ def make_checkpoint(tmp_path_factory, sp_model):
         return made[spec]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def nano_gguf(tmp_path_factory) -> Path:
+    """The bundled nano model, converted once for the whole test session (a trained model: real answers)."""
+    from mathcoder_local.convert import convert_checkpoint, make_plan
+
+    from mathcoder_local.default_model import bundled_checkpoint
+
+    target = tmp_path_factory.mktemp("nano") / "nano.f32.gguf"
+    convert_checkpoint(make_plan(str(bundled_checkpoint()), outtype="f32", outfile=target), force=True)
+    return target

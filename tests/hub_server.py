@@ -2,7 +2,10 @@
 
 It answers the three requests huggingface_hub makes for a snapshot, as the hub documents and serves them:
 `GET /api/models/{repo}/revision/{rev}` (model info with `sha` and `siblings`), and `HEAD` / `GET`
-`/{repo}/resolve/{rev}/{file}` with `X-Repo-Commit`, `ETag`, `Content-Length` and byte ranges.
+`/{repo}/resolve/{rev}/{file}` with `X-Repo-Commit`, `ETag`, `Content-Length` and byte ranges. Dataset repos
+(`datasets=`) are served the same way under `/api/datasets/{repo}/revision/{rev}` and
+`/datasets/{repo}/resolve/{rev}/{file}`. Files named in `truncate` ("repo/file") announce their full length
+and then send half of it before closing the connection, as a dropped download does.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ from pathlib import Path
 
 
 class FakeHub:
-    def __init__(self, repos: dict[str, Path]) -> None:
+    def __init__(
+        self, repos: dict[str, Path], datasets: dict[str, Path] | None = None, truncate: set[str] | None = None
+    ) -> None:
         self.repos = repos
-        self.commits = {name: hashlib.sha1(name.encode()).hexdigest() for name in repos}
+        self.datasets = datasets or {}
+        self.truncate = truncate or set()
+        self.commits = {name: hashlib.sha1(name.encode()).hexdigest() for name in [*repos, *self.datasets]}
         self.requests: list[tuple[str, str]] = []
         hub = self
 
@@ -57,16 +64,20 @@ class FakeHub:
     def _handle(self, handler, body: bool) -> None:
         path = handler.path.split("?")[0]
         self.requests.append((handler.command, path))
+        repos = self.repos
+        if path.startswith(("/datasets/", "/api/datasets/")):
+            repos = self.datasets
+            path = path.replace("/datasets/", "/", 1).replace("/api/", "/api/models/", 1)
         m = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
-        if m and m.group(1) in self.repos:
-            repo, folder = m.group(1), self.repos[m.group(1)]
+        if m and m.group(1) in repos:
+            repo, folder = m.group(1), repos[m.group(1)]
             files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
             info = {"id": repo, "modelId": repo, "sha": self.commits[repo], "private": False,
                     "siblings": [{"rfilename": f} for f in files]}  # fmt: skip
             return self._send(handler, 200, {"Content-Type": "application/json"}, json.dumps(info).encode(), body)
         m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
-        if m and m.group(1) in self.repos and (self.repos[m.group(1)] / m.group(3)).is_file():
-            data = (self.repos[m.group(1)] / m.group(3)).read_bytes()
+        if m and m.group(1) in repos and (repos[m.group(1)] / m.group(3)).is_file():
+            data = (repos[m.group(1)] / m.group(3)).read_bytes()
             headers = {
                 "X-Repo-Commit": self.commits[m.group(1)],
                 "ETag": f'"{hashlib.sha256(data).hexdigest()}"',
@@ -85,6 +96,14 @@ class FakeHub:
                 for key, value in {**headers, "Content-Length": str(len(data))}.items():
                     handler.send_header(key, value)
                 handler.end_headers()
+                return None
+            if f"{m.group(1)}/{m.group(3)}" in self.truncate:
+                handler.send_response(status)
+                for key, value in {**headers, "Content-Length": str(len(data))}.items():
+                    handler.send_header(key, value)
+                handler.end_headers()
+                handler.wfile.write(data[: len(data) // 2])
+                handler.close_connection = True
                 return None
             return self._send(handler, status, headers, data, body)
         return self._send(handler, 404, {"X-Error-Code": "EntryNotFound"}, b"{}", body)

@@ -52,48 +52,22 @@ def check_gguf_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-class LlamaEngine:
-    """One llama.cpp context. The KV cache holds `self._cached`; generate() evaluates only what is new."""
+def load_llama(path: Path, **params: object) -> llama_cpp.Llama:
+    try:
+        with silence_native_stderr():  # llama.cpp's load-time notices would garble the transcript
+            return llama_cpp.Llama(model_path=str(path), verbose=False, **params)
+    except ValueError as exc:  # llama-cpp-python raises ValueError when llama.cpp cannot load the file
+        raise UserError(f"llama.cpp could not load {path}: {exc}") from None
 
-    def __init__(
-        self,
-        model_path: str | os.PathLike[str],
-        *,
-        n_ctx: int = 4096,
-        n_threads: int | None = None,
-        n_gpu_layers: int | None = None,
-        seed: int = 0,
-        n_batch: int = 512,
-    ) -> None:
-        path = check_gguf_path(model_path)
-        self.model_path = path
-        self.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
-        try:
-            with silence_native_stderr():  # llama.cpp's load-time notices would garble the transcript
-                self._llama = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=n_ctx,
-                    n_batch=n_batch,
-                    n_threads=n_threads,
-                    n_threads_batch=n_threads,
-                    n_gpu_layers=self.n_gpu_layers,
-                    seed=seed,
-                    verbose=False,
-                )
-        except ValueError as exc:  # llama-cpp-python raises ValueError when llama.cpp cannot load the file
-            raise UserError(f"llama.cpp could not load {path}: {exc}") from None
-        self._ctx = self._llama._ctx.ctx
-        self._vocab = self._llama._model.vocab
-        self._n_vocab = self._llama.n_vocab()
-        self._cached: list[int] = []  # the token sequence whose keys/values sit in the KV cache
-        self._pieces: dict[int, bytes] = {}
-        self.counters = EngineCounters()
 
-    # --- vocabulary -------------------------------------------------------------------------------------
+class LlamaVocabulary:
+    """The vocabulary side of a loaded model: tokenizing, special tokens, token text."""
 
-    @property
-    def n_ctx(self) -> int:
-        return self._llama.n_ctx()
+    def __init__(self, llama: llama_cpp.Llama, pieces: dict[int, bytes] | None = None) -> None:
+        self._llama = llama
+        self._vocab = llama._model.vocab
+        self._n_vocab = llama.n_vocab()
+        self._pieces: dict[int, bytes] = {} if pieces is None else pieces
 
     @property
     def n_vocab(self) -> int:
@@ -141,6 +115,41 @@ class LlamaEngine:
 
     def is_end_of_generation(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+
+class LlamaEngine(LlamaVocabulary):
+    """One llama.cpp context. The KV cache holds `self._cached`; generate() evaluates only what is new."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_gpu_layers: int | None = None,
+        seed: int = 0,
+        n_batch: int = 512,
+    ) -> None:
+        path = check_gguf_path(model_path)
+        self.model_path = path
+        self.n_gpu_layers = default_gpu_layers() if n_gpu_layers is None else n_gpu_layers
+        llama = load_llama(
+            path,
+            n_ctx=n_ctx,
+            n_batch=n_batch,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            n_gpu_layers=self.n_gpu_layers,
+            seed=seed,
+        )
+        super().__init__(llama)
+        self._ctx = llama._ctx.ctx
+        self._cached: list[int] = []  # the token sequence whose keys/values sit in the KV cache
+        self.counters = EngineCounters()
+
+    @property
+    def n_ctx(self) -> int:
+        return self._llama.n_ctx()
 
     # --- generation -------------------------------------------------------------------------------------
 

@@ -72,11 +72,12 @@ class TokenSampler:
                 llama_cpp.llama_sampler_free(sampler)
         self._chain = self._grammar = None
 
-    def sample(self, history: Sequence[int]) -> int:
+    def sample(self, history: Sequence[int], index: int = -1) -> int:
+        """Sample from the logits of output `index` of the last decode (-1: the last output)."""
         if self._processor is None and self._grammar is None:
             # Everything in C: the same path llama.cpp's own examples take.
-            return int(llama_cpp.llama_sampler_sample(self._chain, self._ctx, -1))
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, -1), shape=(self._n_vocab,))
+            return int(llama_cpp.llama_sampler_sample(self._chain, self._ctx, index))
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._ctx, index), shape=(self._n_vocab,))
         if self._processor is not None:
             logits = self._processor(history, logits.copy())
         token = self._sample_from(logits)

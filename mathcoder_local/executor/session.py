@@ -16,12 +16,16 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mathcoder_local.executor.forkserver import ForkServer
+from mathcoder_local.executor.worker_env import worker_env
 
 WORKER = Path(__file__).with_name("worker.py")
 DEFAULT_PRELOAD = ("math", "fractions", "itertools", "numpy", "sympy")
@@ -61,10 +65,15 @@ class ExecutorSession:
         preload: tuple[str, ...] = DEFAULT_PRELOAD,
         *,
         start: bool = True,
+        forkserver: ForkServer | None = None,
     ) -> None:
         self.limits = limits
         self.preload = preload
+        self.forkserver = forkserver  # fork workers from it instead of starting an interpreter each time
         self._proc: subprocess.Popen[bytes] | None = None
+        self._channel: socket.socket | None = None
+        self._pid: int | None = None
+        self._read_fd: int | None = None
         self._buffer = b""
         self._ready = False
         self._tmpdir = tempfile.mkdtemp(prefix="mathcoder-exec-")
@@ -77,40 +86,63 @@ class ExecutorSession:
     # --- lifecycle --------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Spawn the worker without waiting for it to be ready (run() waits, outside the block's timeout)."""
+        """Start the worker without waiting for it to be ready (run() waits, outside the block's timeout)."""
         limits = {
             "memory_bytes": self.limits.memory_bytes,
             "cpu_seconds": self.limits.cpu_seconds,
             "file_bytes": self.limits.file_bytes,
             "open_files": self.limits.open_files,
         }
-        config = json.dumps({"limits": limits, "preload": list(self.preload), "output_cap": self.limits.output_cap})
-        env = {
-            "PATH": os.defpath,
-            "HOME": self._tmpdir,
-            "TMPDIR": self._tmpdir,
-            "LANG": "C.UTF-8",
-            "PYTHONIOENCODING": "utf-8",
-            "PYTHONHASHSEED": "0",
-            # One BLAS thread: the worker must not compete with llama.cpp for cores.
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
         self._spawned_at = time.perf_counter()
+        self._buffer = b""
+        self._ready = False
+        self._started_once = True
+        if self.forkserver is not None:
+            ours, theirs = socket.socketpair()
+            request = {"limits": limits, "output_cap": self.limits.output_cap, "workdir": self._tmpdir}
+            try:
+                self._pid = self.forkserver.spawn(theirs, request)
+            except Exception:
+                ours.close()
+                raise
+            finally:
+                theirs.close()
+            self._channel = ours
+            self._read_fd = ours.fileno()
+            return
+        config = json.dumps({"limits": limits, "preload": list(self.preload), "output_cap": self.limits.output_cap})
         self._proc = subprocess.Popen(
             [sys.executable, "-I", str(WORKER), config],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=self._tmpdir,
-            env=env,
+            env=worker_env(self._tmpdir),
             start_new_session=True,  # its own process group, killed as a whole
             close_fds=True,
         )
-        self._buffer = b""
-        self._ready = False
-        self._started_once = True
+        self._pid = self._proc.pid
+        assert self._proc.stdout is not None
+        self._read_fd = self._proc.stdout.fileno()
+
+    def _send(self, data: bytes) -> None:
+        if self._channel is not None:
+            self._channel.sendall(data)
+        else:
+            assert self._proc is not None and self._proc.stdin is not None
+            self._proc.stdin.write(data)
+            self._proc.stdin.flush()
+
+    def _alive(self) -> bool:
+        if self._proc is not None:
+            return self._proc.poll() is None
+        try:
+            os.kill(self._pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
 
     def _wait_ready(self) -> None:
         if self._ready:
@@ -123,21 +155,25 @@ class ExecutorSession:
         self.start_seconds = time.perf_counter() - self._spawned_at
 
     def _kill(self) -> None:
-        proc = self._proc
-        if proc is None:
+        if self._pid is None:
             return
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(self._pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
-        proc.wait()
-        self._proc = None
+        proc, channel = self._proc, self._channel
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    if stream:
+                        stream.close()
+                except OSError:
+                    pass
+            proc.wait()
+        if channel is not None:
+            channel.close()  # a forked worker is reaped by the fork server
+        self._proc = self._channel = None
+        self._pid = self._read_fd = None
         self._ready = False
 
     def close(self) -> None:
@@ -154,8 +190,8 @@ class ExecutorSession:
 
     def _read_line(self, deadline: float) -> bytes | None:
         """One reply line, or None on timeout or worker death. Bounded so a flood cannot exhaust memory."""
-        assert self._proc is not None and self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
+        fd = self._read_fd
+        assert fd is not None
         max_reply = 16 * self.limits.output_cap + 65536
         while b"\n" not in self._buffer:
             remaining = deadline - time.perf_counter()
@@ -175,22 +211,20 @@ class ExecutorSession:
 
     def run(self, code: str) -> CellResult:
         """Run one block in this session. A timeout or crash kills the worker; the next block gets a new one."""
-        if self._proc is None:
+        if self._pid is None:
             self.restarts += self._started_once
             self.start()
         self._wait_ready()
-        assert self._proc is not None and self._proc.stdin is not None
         start = time.perf_counter()
         try:
-            self._proc.stdin.write(json.dumps({"code": code}).encode() + b"\n")
-            self._proc.stdin.flush()
-        except BrokenPipeError:
+            self._send(json.dumps({"code": code}).encode() + b"\n")
+        except (BrokenPipeError, ConnectionResetError):
             self._kill()
             return CellResult(error="WorkerDied", error_line="WorkerDied: the executor process exited")
         line = self._read_line(deadline=start + self.limits.timeout)
         seconds = time.perf_counter() - start
         if line is None:
-            timed_out = self._proc.poll() is None and seconds >= self.limits.timeout
+            timed_out = self._alive() and seconds >= self.limits.timeout
             self._kill()
             if timed_out:
                 msg = f"TimeoutError: the code ran longer than {self.limits.timeout:g} s and was stopped"

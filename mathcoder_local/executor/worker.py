@@ -152,22 +152,8 @@ def run_cell(code, namespace, cells, count, cap):
     }
 
 
-def main():
-    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    apply_limits(config.get("limits", {}))
-    if hasattr(os, "nice"):
-        # Warm-up and code run at low priority: while the model generates, llama.cpp keeps its cores.
-        os.nice(int(config.get("nice", 10)))
-    for module in config.get("preload", []):
-        try:
-            __import__(module)  # warm sys.modules only: names still need the cell's own import
-        except Exception:  # noqa: BLE001
-            pass
+def serve(requests, protocol, config):
+    """The session loop: one JSON request per line in, one JSON reply per line out."""
     cap = int(config.get("output_cap", 20000))
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     cells = {}
@@ -180,5 +166,93 @@ def main():
         protocol.write(json.dumps(reply) + "\n")
 
 
+def warm_up(config):
+    if hasattr(os, "nice"):
+        # Warm-up and code run at low priority: while the model generates, llama.cpp keeps its cores.
+        os.nice(int(config.get("nice", 10)))
+    for module in config.get("preload", []):
+        try:
+            __import__(module)  # warm sys.modules only: names still need the cell's own import
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def silence_std_fds():
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def main():
+    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    silence_std_fds()
+    apply_limits(config.get("limits", {}))
+    warm_up(config)
+    serve(requests, protocol, config)
+
+
+def forked_session(channel_fd, request):
+    """In a child of the fork server: become one session's worker, talking over `channel_fd`."""
+    import signal
+
+    os.setsid()  # its own process group, killed as a whole
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    workdir = request["workdir"]
+    os.chdir(workdir)
+    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
+    import tempfile
+
+    tempfile.tempdir = None  # forget the server's cached temp dir
+    apply_limits(request.get("limits", {}))
+    protocol = os.fdopen(os.dup(channel_fd), "w", encoding="utf-8", buffering=1)
+    requests = os.fdopen(channel_fd, "r", encoding="utf-8")
+    serve(requests, protocol, request)
+
+
+def fork_server(config):
+    """Import the preload once, then fork a fresh worker per session (milliseconds instead of an interpreter
+    start and a sympy import). Requests arrive on fd 0, a datagram socket, each with the session's socket."""
+    import select
+    import signal
+    import socket
+
+    parent = os.getppid()
+    control = socket.socket(fileno=os.dup(0))
+    silence_std_fds()
+    warm_up(config)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel; the app kills them
+    control.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+    while True:
+        # A datagram socket has no end-of-file: notice the app's exit by being re-parented.
+        if not select.select([control], [], [], 1.0)[0]:
+            if os.getppid() != parent:
+                return
+            continue
+        message, fds, _, _ = socket.recv_fds(control, 65536, 1)
+        if not message:
+            return
+        request = json.loads(message)
+        if not fds:
+            control.send(json.dumps({"error": "no channel"}).encode())
+            continue
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                control.close()
+                forked_session(fds[0], request)
+            except BaseException:  # noqa: BLE001
+                code = 1
+            os._exit(code)
+        os.close(fds[0])
+        control.send(json.dumps({"pid": pid}).encode())
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[1] == "--fork-server":
+        fork_server(json.loads(sys.argv[2]))
+    else:
+        main()

@@ -40,6 +40,20 @@ def execution_text(cell: CellResult) -> str:
     return text or EMPTY_EXECUTION
 
 
+def extract_answer(blocks: Sequence[Block]) -> str:
+    """The last short text block (MathCoder ends with one, e.g. "22"), else the last \\boxed{} in any text."""
+    texts = [b.content for b in blocks if b.kind == "text"]
+    if texts:
+        last = texts[-1].strip()
+        if last and len(last) <= SHORT_ANSWER_CHARS and "\n" not in last:
+            return clean_short_answer(last)
+    for text in reversed(texts):
+        boxed = last_boxed(text)
+        if boxed is not None:
+            return boxed
+    return ""
+
+
 class MathCoderTracker(BlockTracker):
     def __init__(self, ids: dict[str, int], engine: Engine, strip_leading_space: bool) -> None:
         super().__init__()
@@ -132,16 +146,7 @@ class MathCoderFormat(PromptFormat):
         return [self.ids["<|execution|>"], *self._text(text), self.ids["<|endofblock|>"]]
 
     def extract_answer(self, blocks: Sequence[Block]) -> str:
-        texts = [b.content for b in blocks if b.kind == "text"]
-        if texts:
-            last = texts[-1].strip()
-            if last and len(last) <= SHORT_ANSWER_CHARS and "\n" not in last:
-                return clean_short_answer(last)
-        for text in reversed(texts):
-            boxed = last_boxed(text)
-            if boxed is not None:
-                return boxed
-        return ""
+        return extract_answer(blocks)
 
     def rounds_used(self, tracker: BlockTracker) -> int:
         return tracker.model_blocks

@@ -7,6 +7,7 @@ token is ever taken back (or evaluated twice).
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from mathcoder_local.answers import after_answer_phrase, last_boxed, last_number
@@ -38,6 +39,39 @@ def _partial_suffix(text: str, *markers: str) -> int:
                 best = n
                 break
     return best
+
+
+def extract_answer(blocks: Sequence[Block]) -> str:
+    """The last \\boxed{}, else "the answer is …", else the last output, else the last number."""
+    text = "\n".join(b.content for b in blocks if b.kind == "text")
+    for found in (last_boxed(text), after_answer_phrase(text)):
+        if found:
+            return found
+    outputs = [b.content for b in blocks if b.kind == "execution" and b.content.strip()]
+    if outputs:
+        return outputs[-1].strip()
+    return last_number(text) or ""
+
+
+_FENCE = re.compile(r"```(python|output)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def parse_transcript(transcript: str) -> list[Block]:
+    """A finished ToRA transcript (ToRA's released `code` field) as the blocks our tracker would have made."""
+    blocks: list[Block] = []
+    at = 0
+    for m in _FENCE.finditer(transcript):
+        blocks += _text_block(transcript[at : m.start()])
+        if m.group(1) == "python":
+            blocks.append(Block("code", m.group(2).strip("\n")))
+        else:
+            blocks.append(Block("execution", m.group(2).strip()))
+        at = m.end()
+    return blocks + _text_block(transcript[at:])
+
+
+def _text_block(text: str) -> list[Block]:
+    return [Block("text", text.strip())] if text.strip() else []
 
 
 class ToraTracker(BlockTracker):
@@ -151,14 +185,7 @@ class ToraFormat(PromptFormat):
         return tokens[len(anchor) :] if tokens[: len(anchor)] == anchor else tokens
 
     def extract_answer(self, blocks: Sequence[Block]) -> str:
-        text = "\n".join(b.content for b in blocks if b.kind == "text")
-        for found in (last_boxed(text), after_answer_phrase(text)):
-            if found:
-                return found
-        outputs = [b.content for b in blocks if b.kind == "execution" and b.content.strip()]
-        if outputs:
-            return outputs[-1].strip()
-        return last_number(text) or ""
+        return extract_answer(blocks)
 
     def rounds_used(self, tracker: BlockTracker) -> int:
         return tracker.code_blocks

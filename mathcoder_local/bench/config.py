@@ -1,0 +1,93 @@
+"""What makes two bench runs the same experiment, and the facts metrics.json records beside it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Sequence
+
+from mathcoder_local import __version__
+from mathcoder_local.datasets.records import Problem
+from mathcoder_local.paths import user_home
+from mathcoder_local.solver import SolveLimits
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Everything that can change a problem's result. --resume requires these to match exactly."""
+
+    format: str | None = None  # None: detected from the model
+    system: str = ""
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    samples: int = 1  # K > 1: majority vote over K samples (maj@K)
+    grammar: bool | None = None
+    limits: SolveLimits = field(default_factory=SolveLimits)
+    timeout: float = 6.0  # seconds per code block
+    n_ctx: int = 4096  # per problem
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a model file, remembered by (path, size, mtime) so a 4 GB GGUF is hashed once."""
+    path = path.resolve()
+    stat = path.stat()
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    cache_path = user_home() / "cache" / "sha256.json"
+    try:
+        cache = json.loads(cache_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    if key in cache:
+        return cache[key]
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    cache[key] = digest.hexdigest()
+    try:
+        from mathcoder_local.bench.results import write_json_atomic
+
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(cache_path, cache)
+    except OSError:
+        pass  # a cache we cannot write only costs time
+    return cache[key]
+
+
+def problems_sha256(problems: Sequence[Problem]) -> str:
+    """Fingerprint of the whole dataset as read (ids, questions, golds): a changed file is a new experiment."""
+    digest = hashlib.sha256()
+    for p in problems:
+        digest.update(json.dumps([p.id, p.question, p.answer], ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    found = {"mathcoder-local": __version__, "python": platform.python_version()}
+    for dist in ("llama-cpp-python", "math-verify", "latex2sympy2_extended", "antlr4-python3-runtime", "sympy"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = "absent"
+    return found
+
+
+def identity(
+    *, dataset: str, dataset_sha256: str, model_sha256: str, fmt: str, settings: BenchSettings
+) -> dict[str, object]:
+    """The run's identity: what config.json holds and --resume compares."""
+    return {
+        "dataset": dataset,
+        "dataset_sha256": dataset_sha256,
+        "model_sha256": model_sha256,  # not the path: a moved or renamed file is the same model
+        "format": fmt,
+        "settings": json.loads(json.dumps(settings.to_dict())),  # tuples → lists, as the file will hold them
+    }
