@@ -67,7 +67,7 @@ def test_disagreements(results):
     ("make", "args", "message"),
     [
         (lambda p: None, [], "no such file"),
-        (lambda p: p.write_text("nope\n"), [], "is not JSON"),
+        (lambda p: p.write_text("nope\n"), [], "is not valid JSON"),
         (lambda p: p.write_text('{"problem": "x"}\n'), [], "not a layout grade knows"),
         (lambda p: p.write_text('{"gold": "1", "prediction": "1"}\n'), ["--workers", "0"], "--workers"),
         (lambda p: p.write_text('{"gold": "1", "prediction": "1"}\n'), ["--timeout", "0"], "--timeout"),

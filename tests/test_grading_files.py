@@ -125,7 +125,7 @@ def test_mathcoder_and_tora_layouts_reextract(tmp_path):
     [
         (None, "no such file"),
         ("", "has no rows"),
-        ("not json\n", "line 1 is not JSON"),
+        ("not json\n", "line 1 is not valid JSON"),
         ('["a list"]\n', "not a JSON object"),
         ('{"problem": "p", "solution": "s"}\n', "not a layout grade knows"),
         ('{"prediction": "1", "gold": "1"}\n{"prediction": "1"}\n', "line 2 is not a complete bench row"),

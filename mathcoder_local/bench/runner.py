@@ -164,7 +164,7 @@ def run_bench(
         }
         forkserver = ForkServer(DEFAULT_PRELOAD)
         closers.append(forkserver.close)
-        checker = AnswerChecker(workers=check_workers)
+        checker = AnswerChecker(workers=check_workers, lazy=True)
         closers.append(checker.close)
         yield from _run(
             engine,
@@ -265,7 +265,7 @@ def _run(engine, chosen, results, folder, config, settings, parallel, should_sto
             generated += sum(s.finished.stats.generated_tokens for s in group)
             yield ProblemScored(row, done, len(chosen), correct, generated, time.perf_counter() - started)
             if time.perf_counter() - last_metrics > METRICS_EVERY:
-                _write_metrics(folder, results, wanted, config, started, generated)
+                _write_metrics(folder, results, wanted, config, started, generated, engine)
                 last_metrics = time.perf_counter()
     except (KeyboardInterrupt, GeneratorExit):
         interrupted = True
@@ -274,7 +274,7 @@ def _run(engine, chosen, results, folder, config, settings, parallel, should_sto
         stop.set()
         for t in threads:
             t.join()
-        metrics = _write_metrics(folder, results, wanted, config, started, generated)
+        metrics = _write_metrics(folder, results, wanted, config, started, generated, engine)
     yield BenchFinished(folder, metrics, interrupted)
 
 
@@ -317,15 +317,22 @@ def _row(samples: list[_Sample]) -> dict[str, object]:
     return row
 
 
-def _write_metrics(folder, results, wanted, config, started, generated) -> dict[str, object]:
+def _write_metrics(folder, results, wanted, config, started, generated, engine) -> dict[str, object]:
     rows = [r for k, r in results.rows.items() if k in wanted]
     seconds = time.perf_counter() - started
+    c = engine.counters
     metrics = {
         **summarize(rows),
         "total": len(wanted),
         "complete": len(rows) == len(wanted),
         "session_seconds": round(seconds, 3),
         "session_tokens_per_second": round(generated / seconds, 2) if seconds > 0 else 0.0,
+        "session_decoding": {  # how well batching worked in this session
+            "decode_calls": c.decode_calls,
+            "decoded_tokens": c.decoded_tokens,
+            "decode_seconds": round(c.decode_seconds, 3),
+            "max_sequences_per_call": c.max_batch_sequences,
+        },
         "config": config,
         "files": {"results": RESULTS, "config": CONFIG},
     }

@@ -22,6 +22,7 @@ from typing import Any
 from mathcoder_local.answers import last_boxed
 from mathcoder_local.datasets.records import Problem
 from mathcoder_local.errors import UserError
+from mathcoder_local.jsonl import iter_jsonl
 
 LAYOUTS = ("gsm8k", "math", "mathcoder", "generic")
 ID_FIELDS = ("id", "idx", "unique_id")  # a file's own ids, in the order we look for them
@@ -167,25 +168,9 @@ def detect_layout(row: dict) -> str:
 
 
 def iter_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(0-based line number, record) for each non-blank line; bad JSON is a one-line error naming the line."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        try:
-            for number, line in enumerate(handle):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    raise UserError(f"{path} line {number + 1} is not valid JSON: {exc}") from None
-                if not isinstance(row, dict):
-                    raise UserError(f"{path} line {number + 1} is not a JSON object")
-                yield number, row
-        except UnicodeDecodeError:
-            raise UserError(f"{path} is not UTF-8 text; expected JSON Lines") from None
+    """(0-based line number, record) for each non-blank line: the line number is the id of id-less sets."""
+    for number, row in iter_jsonl(path):
+        yield number - 1, row
 
 
 def read_problems(

@@ -29,6 +29,17 @@ class EngineCounters:
     grammar_full_passes: int = 0  # sampled tokens the grammar rejected, forcing a full-vocabulary pass
 
 
+def reusable_prefix(cached: Sequence[int], tokens: Sequence[int]) -> int:
+    """How many leading tokens of `tokens` the KV cache (holding `cached`) already has, leaving at least the
+    last token to evaluate: its logits are what the next sample needs."""
+    n = 0
+    for a, b in zip(cached, tokens, strict=False):
+        if a != b:
+            break
+        n += 1
+    return min(n, len(tokens) - 1)
+
+
 class ContextFull(Exception):
     def __init__(self, needed: int, n_ctx: int) -> None:
         super().__init__(f"the context window is full ({needed} > {n_ctx} tokens); raise --ctx")

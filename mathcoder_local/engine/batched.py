@@ -21,7 +21,13 @@ from typing import Iterator, Sequence
 
 import llama_cpp
 
-from mathcoder_local.engine.base import ContextFull, EngineCounters, LogitsProcessor, SamplingParams
+from mathcoder_local.engine.base import (
+    ContextFull,
+    EngineCounters,
+    LogitsProcessor,
+    SamplingParams,
+    reusable_prefix,
+)
 from mathcoder_local.engine.llama import (
     LlamaVocabulary,
     check_gguf_path,
@@ -86,7 +92,10 @@ class BatchedLlama(LlamaVocabulary):
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_ctx * n_parallel
         params.n_seq_max = n_parallel
-        params.kv_unified = False
+        # One unified cache: a batch mixing a prompt chunk of one problem with single tokens of the others
+        # stays one graph computation (per-sequence streams split it into several, which costs more than
+        # the masked attention over the others' cells saves). Each sequence is held to n_ctx by its engine.
+        params.kv_unified = True
         params.n_batch = n_batch
         params.n_ubatch = n_batch
         params.n_threads = llama.n_threads
@@ -97,7 +106,7 @@ class BatchedLlama(LlamaVocabulary):
         if not self._ctx:
             raise UserError(f"llama.cpp could not create a context of {n_parallel} x {n_ctx} tokens; lower --parallel")
         self._memory = llama_cpp.llama_get_memory(self._ctx)
-        self.n_ctx_per_sequence = int(llama_cpp.llama_n_ctx_seq(self._ctx))
+        self.n_ctx_per_sequence = n_ctx
         self.n_batch = n_batch
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.counters = BatchCounters()
@@ -250,16 +259,6 @@ class SequenceEngine(LlamaVocabulary):
     def n_ctx(self) -> int:
         return self._owner.n_ctx_per_sequence
 
-    def _reuse_prefix(self, tokens: Sequence[int]) -> int:
-        n = 0
-        for a, b in zip(self._cached, tokens, strict=False):
-            if a != b:
-                break
-            n += 1
-        if n == len(tokens):
-            n -= 1  # the last token must be evaluated again for its logits
-        return n
-
     def generate(
         self,
         tokens: Sequence[int],
@@ -272,7 +271,7 @@ class SequenceEngine(LlamaVocabulary):
             raise ValueError("generate() needs at least one token (the prompt)")
         owner = self._owner
         sequence = list(tokens)
-        keep = self._reuse_prefix(sequence)
+        keep = reusable_prefix(self._cached, sequence)
         pending = sequence[keep:]
         drop = keep < len(self._cached) or self._unknown_cells  # cells past the shared prefix must go
         del self._cached[keep:]

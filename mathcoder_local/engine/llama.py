@@ -13,7 +13,13 @@ from typing import Iterator, Sequence
 
 import llama_cpp
 
-from mathcoder_local.engine.base import ContextFull, EngineCounters, LogitsProcessor, SamplingParams
+from mathcoder_local.engine.base import (
+    ContextFull,
+    EngineCounters,
+    LogitsProcessor,
+    SamplingParams,
+    reusable_prefix,
+)
 from mathcoder_local.engine.sampling import TokenSampler
 from mathcoder_local.errors import UserError
 
@@ -163,17 +169,6 @@ class LlamaEngine(LlamaVocabulary):
         self.counters.evaluated_tokens += len(tokens)
         self._cached.extend(tokens)
 
-    def _reuse_prefix(self, tokens: Sequence[int]) -> int:
-        n = 0
-        for a, b in zip(self._cached, tokens, strict=False):
-            if a != b:
-                break
-            n += 1
-        if n == len(tokens):
-            n -= 1  # the last token must be evaluated again for its logits
-        del self._cached[n:]
-        return n
-
     def generate(
         self,
         tokens: Sequence[int],
@@ -185,7 +180,9 @@ class LlamaEngine(LlamaVocabulary):
         if not tokens:
             raise ValueError("generate() needs at least one token (the prompt)")
         sequence = list(tokens)
-        pending = sequence[self._reuse_prefix(sequence) :]
+        keep = reusable_prefix(self._cached, sequence)
+        del self._cached[keep:]
+        pending = sequence[keep:]
         sampler = TokenSampler(
             self._ctx, self._vocab, self._n_vocab, sampling, self.counters, grammar, logits_processor
         )

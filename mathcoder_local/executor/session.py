@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from pathlib import Path
 
 from mathcoder_local.executor.forkserver import ForkServer
 from mathcoder_local.executor.worker_env import worker_env
+from mathcoder_local.procio import LineBuffer, close_quietly, kill_group
 
 WORKER = Path(__file__).with_name("worker.py")
 DEFAULT_PRELOAD = ("math", "fractions", "itertools", "numpy", "sympy")
@@ -74,7 +73,7 @@ class ExecutorSession:
         self._channel: socket.socket | None = None
         self._pid: int | None = None
         self._read_fd: int | None = None
-        self._buffer = b""
+        self._lines = LineBuffer(limit=16 * limits.output_cap + 65536)
         self._ready = False
         self._tmpdir = tempfile.mkdtemp(prefix="mathcoder-exec-")
         self.start_seconds = 0.0  # spawn to ready, for the last worker started
@@ -94,7 +93,7 @@ class ExecutorSession:
             "open_files": self.limits.open_files,
         }
         self._spawned_at = time.perf_counter()
-        self._buffer = b""
+        self._lines.reset()
         self._ready = False
         self._started_once = True
         if self.forkserver is not None:
@@ -157,18 +156,10 @@ class ExecutorSession:
     def _kill(self) -> None:
         if self._pid is None:
             return
-        try:
-            os.killpg(self._pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_group(self._pid)
         proc, channel = self._proc, self._channel
         if proc is not None:
-            for stream in (proc.stdin, proc.stdout):
-                try:
-                    if stream:
-                        stream.close()
-                except OSError:
-                    pass
+            close_quietly(proc.stdin, proc.stdout)
             proc.wait()
         if channel is not None:
             channel.close()  # a forked worker is reaped by the fork server
@@ -190,24 +181,8 @@ class ExecutorSession:
 
     def _read_line(self, deadline: float) -> bytes | None:
         """One reply line, or None on timeout or worker death. Bounded so a flood cannot exhaust memory."""
-        fd = self._read_fd
-        assert fd is not None
-        max_reply = 16 * self.limits.output_cap + 65536
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                return None
-            readable, _, _ = select.select([fd], [], [], remaining)
-            if not readable:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-            if len(self._buffer) > max_reply:
-                return None
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
+        assert self._read_fd is not None
+        return self._lines.read_line(self._read_fd, deadline)
 
     def run(self, code: str) -> CellResult:
         """Run one block in this session. A timeout or crash kills the worker; the next block gets a new one."""

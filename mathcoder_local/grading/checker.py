@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import select
-import signal
 import subprocess
 import sys
 import threading
@@ -28,6 +26,7 @@ from typing import Iterable, Sequence
 
 from mathcoder_local.errors import UserError
 from mathcoder_local.grading.equivalence import as_text, quick_verdict
+from mathcoder_local.procio import LineBuffer, close_quietly, kill_group
 
 DEFAULT_TIMEOUT = 5.0  # seconds per check; math-verify's own default
 START_TIMEOUT = 120.0  # seconds for a worker to import sympy and math-verify (slow on a busy machine)
@@ -53,12 +52,13 @@ class WorkerFailed(UserError):
 class _Worker:
     """One worker process, used by one thread at a time (the pool hands it out)."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: bool = True) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
-        self._buffer = b""
+        self._lines = LineBuffer(clock=time.monotonic)
         self._ready = False
         self.retired = False  # set when the pool closes: no more restarts
-        self.spawn()
+        if start:
+            self.spawn()
 
     def spawn(self) -> None:
         if self.retired:
@@ -75,23 +75,15 @@ class _Worker:
             start_new_session=True,  # its own process group: killed as a whole, spared the terminal's Ctrl-C
             close_fds=True,
         )
-        self._buffer = b""
+        self._lines.reset()
         self._ready = False
 
     def kill(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
+        kill_group(proc.pid)
+        close_quietly(proc.stdin, proc.stdout)
         proc.wait()
 
     def restart(self) -> None:
@@ -101,20 +93,7 @@ class _Worker:
     def _read_line(self, proc: subprocess.Popen[bytes], deadline: float) -> bytes | None:
         """One reply line, or None on timeout or worker death."""
         assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            readable, _, _ = select.select([fd], [], [], remaining)
-            if not readable:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
+        return self._lines.read_line(proc.stdout.fileno(), deadline)
 
     def _wait_ready(self) -> None:
         if self._ready:
@@ -172,14 +151,18 @@ def _decode(line: bytes) -> dict:
 class AnswerChecker:
     """Checks answers in `workers` long-lived processes; thread-safe; a context manager."""
 
-    def __init__(self, workers: int = 2, timeout: float = DEFAULT_TIMEOUT, *, exact_shortcut: bool = True) -> None:
+    def __init__(
+        self, workers: int = 2, timeout: float = DEFAULT_TIMEOUT, *, exact_shortcut: bool = True, lazy: bool = False
+    ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self.timeout = timeout
         self.exact_shortcut = exact_shortcut
-        self._workers = [_Worker() for _ in range(workers)]
+        # lazy: workers start at the first check that needs one (a bench whose answers all match exactly
+        # never pays for importing sympy beside llama.cpp).
+        self._workers = [_Worker(start=not lazy) for _ in range(workers)]
         self._idle: queue.Queue[_Worker] = queue.Queue()
         for worker in self._workers:
             self._idle.put(worker)

@@ -25,16 +25,16 @@ runs are graded on.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 from mathcoder_local.errors import UserError
 from mathcoder_local.events import Block
 from mathcoder_local.grading.checker import DEFAULT_TIMEOUT, AnswerChecker, Verdict
 from mathcoder_local.grading.equivalence import as_text
+from mathcoder_local.jsonl import iter_jsonl
 
 Layout = Literal["bench", "mathcoder", "tora"]
 AnswerSource = Literal["transcript", "file"]
@@ -148,26 +148,6 @@ def results_path(path: str | Path) -> Path:
     return p
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, row) for each non-blank JSON-lines row."""
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"{path} line {number} is not JSON ({exc.msg}); grade reads JSON lines") from None
-                if not isinstance(row, dict):
-                    raise UserError(f"{path} line {number} is not a JSON object; grade reads one object per line")
-                yield number, row
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text; grade reads JSON lines") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
-
-
 def detect_layout(row: dict) -> Layout | None:
     if "debug_result" in row and "ground_truth" in row:
         return "mathcoder"
@@ -183,7 +163,7 @@ def load_items(path: str | Path, answer_source: AnswerSource = "transcript") -> 
     p = results_path(path)
     layout: Layout | None = None
     items: list[GradeItem] = []
-    for number, row in read_rows(p):
+    for number, row in iter_jsonl(p):
         if layout is None:
             layout = detect_layout(row)
             if layout is None:
