@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -46,7 +47,7 @@ def bench(
     if max_blocks is not None and max_blocks < 1:
         fail("--max-blocks must be at least 1")
     from mathcoder_local.bench.config import BenchSettings
-    from mathcoder_local.bench.runner import BenchFinished, run_bench
+    from mathcoder_local.bench.runner import BenchFinished, BenchStarted, run_bench
     from mathcoder_local.solve import EngineOptions
     from mathcoder_local.solver import SolveLimits
 
@@ -76,7 +77,16 @@ def bench(
         out=out,
         resume=resume,
     )
-    with user_errors():
+    folder: list[Path] = []
+
+    def noting_folder(stream):
+        for event in stream:
+            if isinstance(event, BenchStarted):
+                folder.append(event.out)
+            yield event
+
+    events = noting_folder(events)
+    with user_errors(), _interrupt_note(folder):
         if as_json:
             final = None
             for event in events:
@@ -92,6 +102,17 @@ def bench(
             final = render(Console(highlight=False), events)
     if final is not None and final.interrupted:
         raise typer.Exit(130)
+
+
+@contextmanager
+def _interrupt_note(folder: list[Path]):
+    """Ctrl-C: the finished problems are already on disk; say how to go on."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        where = f" --out {folder[0]}" if folder else ""
+        typer.echo(f"interrupted: finished problems are saved; continue with --resume{where}", err=True)
+        raise typer.Exit(130) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -169,3 +169,25 @@ def test_math_subset_reports_subject_and_level(mathcoder_gguf, tmp_path):
     assert metrics["n"] == 3 and list(metrics["by_level"]) == ["2"]
     assert sum(v["n"] for v in metrics["by_subject"].values()) == 3
     assert {r["level"] for r in rows(tmp_path / "m")} == {2}
+
+
+def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(nano_gguf, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "mathcoder_local", "bench", "--model", str(nano_gguf), "--limit", "200"]
+    proc = subprocess.Popen(
+        command + ["--parallel", "2", "--threads", "1", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (results.exists() and results.read_bytes().count(b"\n") >= 2):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    last = err.strip().splitlines()[-1]
+    assert last == f"interrupted: finished problems are saved; continue with --resume --out {out}"
+    table = rows(out)
+    assert 2 <= len(table) < 200 and len({r["id"] for r in table}) == len(table)
