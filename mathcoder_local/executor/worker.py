@@ -13,9 +13,15 @@ import json
 import linecache
 import os
 import sys
-import traceback
 
-CELL_PREFIX = "<cell-"
+# Under `python -I` the script's folder is not on sys.path: add it just long enough to import our two
+# helper modules (stdlib only), then take it away again before any model code runs.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    from worker_containment import apply_containment  # noqa: E402
+    from worker_display import CELL_PREFIX, display_repr, format_traceback  # noqa: E402
+finally:
+    del sys.path[0]
 
 
 class CappedWriter(io.TextIOBase):
@@ -45,69 +51,6 @@ class CappedWriter(io.TextIOBase):
 
     def getvalue(self):
         return "".join(self.parts)
-
-
-def apply_limits(limits):
-    try:
-        import resource
-    except ImportError:  # not on this platform; the parent's wall-clock timeout still applies
-        return
-    table = {
-        "memory_bytes": "RLIMIT_AS",
-        "cpu_seconds": "RLIMIT_CPU",
-        "file_bytes": "RLIMIT_FSIZE",
-        "open_files": "RLIMIT_NOFILE",
-    }
-    for key, name in table.items():
-        value = limits.get(key)
-        which = getattr(resource, name, None)
-        if value is None or which is None:
-            continue
-        try:
-            resource.setrlimit(which, (value, value))
-        except (ValueError, OSError):
-            pass  # e.g. RLIMIT_AS on macOS; the rest still hold
-
-
-def display_repr(value):
-    """Text Jupyter shows for a cell's trailing expression (text/plain is repr for these types)."""
-    return repr(value)
-
-
-def _frame_lines(code_lines, lineno, context=2):
-    out = []
-    lo, hi = max(1, lineno - context), min(len(code_lines), lineno + context)
-    for n in range(lo, hi + 1):
-        text = code_lines[n - 1]
-        if not text.strip():
-            continue
-        marker = f"----> {n}" if n == lineno else f"{n:>7}"
-        out.append(f"{marker} {text}")
-    return out
-
-
-def format_traceback(exc, cells, count):
-    """An IPython-style traceback, without colour codes: the separator, the frames, the last line."""
-    name = type(exc).__name__
-    last = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    if isinstance(exc, SyntaxError):
-        lineno = exc.lineno or 1
-        text = (exc.text or "").rstrip("\n")
-        caret = " " * max((exc.offset or 1) - 1, 0) + "^"
-        msg = f"{name}: {exc.msg}"
-        return f"  Cell In[{count}], line {lineno}\n    {text}\n    {caret}\n{msg}", msg
-    parts = ["-" * 75, f"{name:<42}Traceback (most recent call last)"]
-    frames = traceback.extract_tb(exc.__traceback__)[1:]  # drop the worker's own exec frame
-    for frame in frames:
-        if frame.filename.startswith(CELL_PREFIX):
-            cell_no = int(frame.filename[len(CELL_PREFIX) : -1])
-            lines = cells.get(cell_no, "").splitlines()
-            body = "\n".join(_frame_lines(lines, frame.lineno))
-            parts.append(f"Cell In[{cell_no}], line {frame.lineno}\n{body}\n")
-        else:
-            parts.append(f"File {frame.filename}:{frame.lineno}, in {frame.name}\n")
-    parts.append(last)
-    return " ".join(parts), last
 
 
 def run_cell(code, namespace, cells, count, cap):
@@ -189,7 +132,7 @@ def main():
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     silence_std_fds()
-    apply_limits(config.get("limits", {}))
+    apply_containment(config)
     warm_up(config)
     serve(requests, protocol, config)
 
@@ -206,7 +149,7 @@ def forked_session(channel_fd, request):
     import tempfile
 
     tempfile.tempdir = None  # forget the server's cached temp dir
-    apply_limits(request.get("limits", {}))
+    apply_containment(request)
     protocol = os.fdopen(os.dup(channel_fd), "w", encoding="utf-8", buffering=1)
     requests = os.fdopen(channel_fd, "r", encoding="utf-8")
     serve(requests, protocol, request)
