@@ -9,11 +9,11 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from mathcoder_local import __version__, cli_bench, cli_data, cli_grade
+from mathcoder_local import __version__, cli_bench, cli_data, cli_exec, cli_grade, cli_models, cli_replay, cli_tui
 from mathcoder_local.cli_common import CONTEXT, fail, user_errors
 from mathcoder_local.errors import UserError
 
@@ -30,6 +30,12 @@ app = typer.Typer(
 class FormatName(str, Enum):
     mathcoder = "mathcoder"
     tora = "tora"
+
+
+class ServerKind(str, Enum):
+    auto = "auto"
+    openai = "openai"
+    tgi = "tgi"
 
 
 def _version(value: bool) -> None:
@@ -64,9 +70,15 @@ def _read_question(question: Optional[str], file: Optional[Path]) -> str:
 def solve(
     question: Optional[str] = typer.Argument(None, help="The problem; '-' reads it from stdin."),
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the problem from a file."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Path to a GGUF model."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="A GGUF path, or a name from `mathcoder-local models` (default: bundled nano)."
+    ),
     format: Optional[FormatName] = typer.Option(None, "--format", help="Prompt format (default: detected)."),
     system: str = typer.Option("", "--system", help="System text for the MathCoder prompt."),
+    server: Optional[List[str]] = typer.Option(
+        None, "--server", help="Run the model on this server (OpenAI-compatible or TGI); repeatable: first to answer."
+    ),
+    server_kind: ServerKind = typer.Option(ServerKind.auto, "--server-kind", help="Server API (auto: detected)."),
     ctx: int = typer.Option(4096, "--ctx", help="Context window in tokens."),
     threads: Optional[int] = typer.Option(None, "--threads", "-t", help="CPU threads (default: llama.cpp's)."),
     n_gpu_layers: Optional[int] = typer.Option(
@@ -106,6 +118,8 @@ def solve(
         grammar=grammar,
         limits=SolveLimits(max_rounds=max_blocks, max_block_tokens=max_block_tokens, max_tokens=max_tokens),
         timeout=timeout,
+        servers=tuple(server or ()),
+        server_kind=server_kind.value,
     )
     with user_errors():
         if as_json:
@@ -188,7 +202,7 @@ def convert(
         console.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
-for _module in (cli_data, cli_grade, cli_bench):
+for _module in (cli_data, cli_grade, cli_bench, cli_tui, cli_exec, cli_replay, cli_models):
     _module.register(app)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -21,10 +21,18 @@ def bench(
     answer_field: Optional[str] = typer.Option(None, "--answer-field", help="Answer field of a JSONL."),
     subset: Optional[str] = typer.Option(None, "--subset", help="e.g. 'level=5', 'subject=Algebra', 'Level 5'."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Only the first N problems (after --subset)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Path to a GGUF model (default: bundled nano)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="A GGUF path or a name from `mathcoder-local models` (default: bundled nano)."
+    ),
     format: Optional[str] = typer.Option(None, "--format", help="mathcoder or tora (default: detected)."),
     system: str = typer.Option("", "--system", help="System text for the MathCoder prompt."),
-    parallel: int = typer.Option(1, "--parallel", "-p", help="Problems decoded together in one batch."),
+    parallel: int = typer.Option(
+        1, "--parallel", "-p", help="Problems decoded together in one batch (with --server: at a time per server)."
+    ),
+    server: Optional[List[str]] = typer.Option(
+        None, "--server", help="Run the model on this server (OpenAI-compatible or TGI); repeat to spread the problems."
+    ),
+    server_kind: str = typer.Option("auto", "--server-kind", help="auto, openai or tgi (auto: detected)."),
     samples: int = typer.Option(1, "--samples", "-k", help="Samples per problem; K > 1 scores the majority vote."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: user dir/runs/...)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, skipping finished problems."),
@@ -76,6 +84,8 @@ def bench(
         settings=settings,
         out=out,
         resume=resume,
+        servers=tuple(server or ()),
+        server_kind=server_kind,
     )
     folder: list[Path] = []
 

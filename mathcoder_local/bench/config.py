@@ -81,13 +81,26 @@ def versions() -> dict[str, str]:
 
 
 def identity(
-    *, dataset: str, dataset_sha256: str, model_sha256: str, fmt: str, settings: BenchSettings
+    *,
+    dataset: str,
+    dataset_sha256: str,
+    model_sha256: str,
+    fmt: str,
+    settings: BenchSettings,
+    engine: dict[str, object] | None = None,
 ) -> dict[str, object]:
-    """The run's identity: what config.json holds and --resume compares."""
-    return {
+    """The run's identity: what config.json holds and --resume compares.
+
+    A run on servers (`engine`: server kind, dialect and the model id they report) is a different experiment
+    from a local run of the same GGUF; its `model_sha256` is that of the GGUF whose vocabulary it used. Which
+    servers and how many does not matter (like --parallel)."""
+    ident: dict[str, object] = {
         "dataset": dataset,
         "dataset_sha256": dataset_sha256,
         "model_sha256": model_sha256,  # not the path: a moved or renamed file is the same model
         "format": fmt,
         "settings": json.loads(json.dumps(settings.to_dict())),  # tuples → lists, as the file will hold them
     }
+    if engine is not None:
+        ident["engine"] = dict(engine)
+    return ident

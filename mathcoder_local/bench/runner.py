@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from mathcoder_local.bench.config import BenchSettings, file_sha256, identity, problems_sha256, versions
 from mathcoder_local.bench.results import (
@@ -33,6 +33,10 @@ from mathcoder_local.errors import UserError
 from mathcoder_local.events import Finished
 from mathcoder_local.paths import user_home
 from mathcoder_local.solve import EngineOptions, resolve_model
+
+if TYPE_CHECKING:
+    from mathcoder_local.engine.base import Engine
+    from mathcoder_local.engine.remote import RemoteOptions
 
 METRICS_EVERY = 2.0  # seconds between metrics.json rewrites while running
 
@@ -74,6 +78,7 @@ class _Sample:
     correct: bool = False
     check_timed_out: bool = False
     finished: Finished | None = None
+    server: str | None = None  # the server that ran it (remote runs)
 
 
 def default_out(dataset: str, model_path: str) -> Path:
@@ -113,53 +118,53 @@ def run_bench(
     resume: bool = False,
     check_workers: int = 1,
     should_stop: Callable[[], bool] = lambda: False,
+    servers: Sequence[str] = (),
+    server_kind: str = "auto",
+    remote_options: RemoteOptions | None = None,
 ) -> Iterator[BenchEvent]:
-    """Run (or resume) a bench; yields BenchStarted, a ProblemScored per finished problem, BenchFinished."""
+    """Run (or resume) a bench; yields BenchStarted, a ProblemScored per finished problem, BenchFinished.
+
+    With `servers`, the model runs there: `parallel` problems at a time on each server (so parallel x servers
+    in all), each worker bound to one server (round-robin) through its own remote engine; code runs here."""
     _validate(parallel, settings)
     if resume and out is None:
         raise UserError("--resume needs --out DIR (the folder of the run to continue)")
     problems = load_dataset(dataset, data_dir=data_dir, question_field=question_field, answer_field=answer_field)
     chosen = select(problems, subset=subset, limit=limit)
-    model_path = resolve_model(model)
 
-    from mathcoder_local.engine.batched import BatchedLlama
     from mathcoder_local.executor.forkserver import ForkServer
     from mathcoder_local.executor.session import DEFAULT_PRELOAD, ExecutorSession
     from mathcoder_local.formats import make_format
     from mathcoder_local.grading.checker import AnswerChecker
 
-    model_sha = file_sha256(Path(model_path))
-    engine = BatchedLlama(
-        model_path,
-        n_parallel=parallel,
-        n_ctx=settings.n_ctx,
-        n_threads=engine_options.n_threads,
-        n_gpu_layers=engine_options.n_gpu_layers,
-        seed=engine_options.seed,
-    )
-    closers: list[Callable[[], None]] = [engine.close]
+    closers: list[Callable[[], None]] = []
     try:
-        fmt = make_format(engine.sequence(0), settings.format, system=settings.system).name
+        if servers:
+            backend = _remote_backend(model, servers, server_kind, remote_options, parallel, settings)
+        else:
+            backend = _local_backend(resolve_model(model), engine_options, parallel, settings)
+        closers.append(backend.close)
+        fmt = make_format(backend.engines[0], settings.format, system=settings.system).name
         settings = replace(settings, format=fmt)
-        folder = Path(out) if out is not None else default_out(dataset, model_path)
+        folder = Path(out) if out is not None else default_out(dataset, backend.model_path)
         ident = identity(
             dataset=dataset,
             dataset_sha256=problems_sha256(problems),
-            model_sha256=model_sha,
+            model_sha256=file_sha256(Path(backend.model_path)),
             fmt=fmt,
             settings=settings,
+            engine=backend.identity,
         )
         check_config(folder, ident, resume=resume)
         results = ResultsFile(folder / RESULTS)
         closers.append(results.close)
         config = {
             **ident,
-            "model_path": str(Path(model_path).resolve()),
+            "model_path": str(Path(backend.model_path).resolve()),
             "subset": subset,
             "limit": limit,
             "parallel": parallel,
-            "n_threads": engine._llama.n_threads,
-            "n_gpu_layers": engine.n_gpu_layers,
+            **backend.facts,
             "versions": versions(),
         }
         forkserver = ForkServer(DEFAULT_PRELOAD)
@@ -167,13 +172,12 @@ def run_bench(
         checker = AnswerChecker(workers=check_workers, lazy=True)
         closers.append(checker.close)
         yield from _run(
-            engine,
+            backend,
             chosen,
             results,
             folder,
             config,
             settings,
-            parallel,
             should_stop,
             lambda limits: ExecutorSession(limits, start=False, forkserver=forkserver),
             checker,
@@ -183,9 +187,101 @@ def run_bench(
             close()
 
 
-def _run(engine, chosen, results, folder, config, settings, parallel, should_stop, session_factory, checker):
+@dataclass
+class _Backend:
+    """Where the workers' engines come from: one batched llama.cpp context, or remote servers."""
+
+    engines: list[Engine]  # one per worker thread
+    model_path: str
+    identity: dict[str, object] | None  # the run identity's `engine` (None: local, as before)
+    facts: dict[str, object]  # what config records beside the identity
+    session_stats: Callable[[], dict[str, object]]  # metrics.json's view of this session's decoding
+    close: Callable[[], None]
+
+
+def _local_backend(model_path: str, options: EngineOptions, parallel: int, settings: BenchSettings) -> _Backend:
+    from mathcoder_local.engine.batched import BatchedLlama
+
+    engine = BatchedLlama(
+        model_path,
+        n_parallel=parallel,
+        n_ctx=settings.n_ctx,
+        n_threads=options.n_threads,
+        n_gpu_layers=options.n_gpu_layers,
+        seed=options.seed,
+    )
+
+    def stats() -> dict[str, object]:
+        c = engine.counters
+        return {
+            "session_decoding": {  # how well batching worked in this session
+                "decode_calls": c.decode_calls,
+                "decoded_tokens": c.decoded_tokens,
+                "decode_seconds": round(c.decode_seconds, 3),
+                "max_sequences_per_call": c.max_batch_sequences,
+            }
+        }
+
+    return _Backend(
+        engines=[engine.sequence(i) for i in range(parallel)],
+        model_path=model_path,
+        identity=None,
+        facts={"n_threads": engine._llama.n_threads, "n_gpu_layers": engine.n_gpu_layers},
+        session_stats=stats,
+        close=engine.close,
+    )
+
+
+def _remote_backend(
+    model: str | None,
+    servers: Sequence[str],
+    kind: str,
+    options: RemoteOptions | None,
+    parallel: int,
+    settings: BenchSettings,
+) -> _Backend:
+    from mathcoder_local.engine.remote import RemoteOptions, connect, make_engine
+    from mathcoder_local.solve import remote_vocabulary
+
+    options = options or RemoteOptions()
+    infos = connect(servers, kind=kind, options=options)
+    vocab = remote_vocabulary(model, infos[0])
+    engines = [
+        make_engine(infos[i % len(infos)], vocab, n_ctx=settings.n_ctx, prompt_format=settings.format, options=options)
+        for i in range(parallel * len(infos))
+    ]
+
+    def stats() -> dict[str, object]:
+        by_server: dict[str, dict[str, object]] = {}
+        for e in engines:
+            s = by_server.setdefault(
+                e.url, {"workers": 0, "requests": 0, "retries": 0, "generated_tokens": 0, "request_seconds": 0.0}
+            )
+            s["workers"] += 1  # type: ignore[operator]
+            s["requests"] += e.stats.requests  # type: ignore[operator]
+            s["retries"] += e.stats.retries  # type: ignore[operator]
+            s["generated_tokens"] += e.stats.generated_tokens  # type: ignore[operator]
+            s["request_seconds"] = round(s["request_seconds"] + e.stats.seconds, 3)  # type: ignore[operator]
+        return {"session_servers": by_server}
+
+    def close() -> None:
+        for e in engines:
+            e.close()
+
+    return _Backend(
+        engines=list(engines),
+        model_path=vocab,
+        identity=infos[0].identity(),
+        facts={"servers": [i.url for i in infos], "server_kind": infos[0].kind, "server_dialect": infos[0].dialect},
+        session_stats=stats,
+        close=close,
+    )
+
+
+def _run(backend, chosen, results, folder, config, settings, should_stop, session_factory, checker):
     from mathcoder_local.solve import make_solver
 
+    engines = backend.engines
     wanted = {p.id for p in chosen}
     done_rows = [r for k, r in results.rows.items() if k in wanted]
     todo = [p for p in chosen if p.id not in results.rows]
@@ -198,8 +294,9 @@ def _run(engine, chosen, results, folder, config, settings, parallel, should_sto
 
     def work(seq: int) -> None:
         try:
+            engine = engines[seq]
             solver = make_solver(
-                engine.sequence(seq),
+                engine,
                 format=settings.format,
                 system=settings.system,
                 temperature=settings.temperature,
@@ -219,6 +316,7 @@ def _run(engine, chosen, results, folder, config, settings, parallel, should_sto
                 )
                 events = solver.solve(sample.problem.question, should_stop=stop.is_set)
                 sample.finished = next(e for e in events if isinstance(e, Finished))
+                sample.server = getattr(engine, "url", None)
                 if sample.finished.finish_reason == "cancelled":
                     return  # an unfinished problem is never written; a resumed run does it again
                 sample.prediction = sample.finished.answer
@@ -228,7 +326,7 @@ def _run(engine, chosen, results, folder, config, settings, parallel, should_sto
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which re-raises it
             finished.put(exc)
 
-    threads = [threading.Thread(target=work, args=(i,), name=f"bench-{i}", daemon=True) for i in range(parallel)]
+    threads = [threading.Thread(target=work, args=(i,), name=f"bench-{i}", daemon=True) for i in range(len(engines))]
     started = time.perf_counter()
     generated = 0
     correct = sum(bool(r.get("correct")) for r in done_rows)
@@ -265,7 +363,7 @@ def _run(engine, chosen, results, folder, config, settings, parallel, should_sto
             generated += sum(s.finished.stats.generated_tokens for s in group)
             yield ProblemScored(row, done, len(chosen), correct, generated, time.perf_counter() - started)
             if time.perf_counter() - last_metrics > METRICS_EVERY:
-                _write_metrics(folder, results, wanted, config, started, generated, engine)
+                _write_metrics(folder, results, wanted, config, started, generated, backend)
                 last_metrics = time.perf_counter()
     except (KeyboardInterrupt, GeneratorExit):
         interrupted = True
@@ -274,7 +372,7 @@ def _run(engine, chosen, results, folder, config, settings, parallel, should_sto
         stop.set()
         for t in threads:
             t.join()
-        metrics = _write_metrics(folder, results, wanted, config, started, generated, engine)
+        metrics = _write_metrics(folder, results, wanted, config, started, generated, backend)
     yield BenchFinished(folder, metrics, interrupted)
 
 
@@ -301,6 +399,8 @@ def _row(samples: list[_Sample]) -> dict[str, object]:
     }
     if chosen.check_timed_out:
         row["check_timed_out"] = True
+    if chosen.server is not None:
+        row["server"] = chosen.server
     if len(samples) > 1:
         row["samples"] = [
             {
@@ -317,22 +417,16 @@ def _row(samples: list[_Sample]) -> dict[str, object]:
     return row
 
 
-def _write_metrics(folder, results, wanted, config, started, generated, engine) -> dict[str, object]:
+def _write_metrics(folder, results, wanted, config, started, generated, backend) -> dict[str, object]:
     rows = [r for k, r in results.rows.items() if k in wanted]
     seconds = time.perf_counter() - started
-    c = engine.counters
     metrics = {
         **summarize(rows),
         "total": len(wanted),
         "complete": len(rows) == len(wanted),
         "session_seconds": round(seconds, 3),
         "session_tokens_per_second": round(generated / seconds, 2) if seconds > 0 else 0.0,
-        "session_decoding": {  # how well batching worked in this session
-            "decode_calls": c.decode_calls,
-            "decoded_tokens": c.decoded_tokens,
-            "decode_seconds": round(c.decode_seconds, 3),
-            "max_sequences_per_call": c.max_batch_sequences,
-        },
+        **backend.session_stats(),
         "config": config,
         "files": {"results": RESULTS, "config": CONFIG},
     }

@@ -1,9 +1,10 @@
 """Executor sessions: one worker process per problem, state kept across its code blocks.
 
 This is a *restricted* executor, not a sandbox: the worker is a separate process in its own process group,
-with a clean environment, `python -I`, a private temporary directory as cwd and HOME, rlimits on memory,
-CPU time, file size and open files, a wall-clock timeout that kills the whole group, and an output cap.
-It does not stop code from reading files the user can read or from using the network.
+with a clean environment, `python -I`, a private temporary directory as cwd and HOME, rlimits, a wall-clock
+timeout that kills the whole group, and an output cap; where the OS allows it, also Landlock, a network
+namespace and a seccomp filter (Linux) or a sandbox-exec profile (macOS). `session.containment()` says which
+layers a worker actually got (containment.py describes them); the README says what they do not stop.
 
 Timeouts are enforced by the parent with select() on the worker's pipe, so no signal handler is involved
 and a session may be driven from any thread (the TUI runs it from a thread worker).
@@ -22,12 +23,30 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mathcoder_local.executor.containment import (
+    SANDBOX_EXEC,
+    Containment,
+    ContainmentReport,
+    sandbox_exec_available,
+    sandbox_exec_profile,
+)
 from mathcoder_local.executor.forkserver import ForkServer
 from mathcoder_local.executor.worker_env import worker_env
 from mathcoder_local.procio import LineBuffer, close_quietly, kill_group
 
 WORKER = Path(__file__).with_name("worker.py")
 DEFAULT_PRELOAD = ("math", "fractions", "itertools", "numpy", "sympy")
+
+
+def _wait_group_gone(group: int, limit: float) -> None:
+    """Wait (briefly) until a SIGKILLed process group has no member left."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.002)
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,7 @@ class ExecutorLimits:
     cpu_seconds: int | None = 300  # for the whole session
     file_bytes: int | None = 16 << 20
     open_files: int | None = 256
+    processes: int | None = 64  # tasks (processes and threads) the code may have at once, where enforceable
     output_cap: int = 20000  # characters kept per block
 
 
@@ -65,10 +85,15 @@ class ExecutorSession:
         *,
         start: bool = True,
         forkserver: ForkServer | None = None,
+        containment: Containment = Containment(),
     ) -> None:
         self.limits = limits
         self.preload = preload
         self.forkserver = forkserver  # fork workers from it instead of starting an interpreter each time
+        self.options = containment
+        self._report: ContainmentReport | None = None
+        self._sandboxed = False  # this worker runs under sandbox-exec (macOS)
+        self._sandbox_failed = ""  # why sandbox-exec was given up for this session
         self._proc: subprocess.Popen[bytes] | None = None
         self._channel: socket.socket | None = None
         self._pid: int | None = None
@@ -91,14 +116,21 @@ class ExecutorSession:
             "cpu_seconds": self.limits.cpu_seconds,
             "file_bytes": self.limits.file_bytes,
             "open_files": self.limits.open_files,
+            "processes": self.limits.processes,
+        }
+        request = {
+            "limits": limits,
+            "output_cap": self.limits.output_cap,
+            "workdir": self._tmpdir,
+            "containment": self.options.request(),
         }
         self._spawned_at = time.perf_counter()
         self._lines.reset()
         self._ready = False
+        self._report = None
         self._started_once = True
         if self.forkserver is not None:
             ours, theirs = socket.socketpair()
-            request = {"limits": limits, "output_cap": self.limits.output_cap, "workdir": self._tmpdir}
             try:
                 self._pid = self.forkserver.spawn(theirs, request)
             except Exception:
@@ -109,9 +141,13 @@ class ExecutorSession:
             self._channel = ours
             self._read_fd = ours.fileno()
             return
-        config = json.dumps({"limits": limits, "preload": list(self.preload), "output_cap": self.limits.output_cap})
+        config = json.dumps({**request, "preload": list(self.preload)})
+        command = [sys.executable, "-I", str(WORKER), config]
+        self._sandboxed = self.options.sandbox_exec and not self._sandbox_failed and sandbox_exec_available()
+        if self._sandboxed:
+            command = [SANDBOX_EXEC, "-p", sandbox_exec_profile(self._tmpdir), *command]
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER), config],
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -123,6 +159,33 @@ class ExecutorSession:
         self._pid = self._proc.pid
         assert self._proc.stdout is not None
         self._read_fd = self._proc.stdout.fileno()
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's pid (also its process group), None while no worker runs."""
+        return self._pid
+
+    @property
+    def workdir(self) -> str:
+        """The session's private folder (cwd, HOME and TMPDIR of the worker)."""
+        return self._tmpdir
+
+    def containment(self) -> ContainmentReport:
+        """The layers this session's worker runs under, as the worker reported them (starts it if needed)."""
+        self._ensure_started()
+        self._wait_ready()
+        assert self._report is not None
+        return self._report
+
+    def _ensure_started(self) -> None:
+        if self._pid is None:
+            self.restarts += self._started_once
+            self.start()
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Names of the active containment layers (starts the worker if needed)."""
+        return self.containment().active
 
     def _send(self, data: bytes) -> None:
         if self._channel is not None:
@@ -146,12 +209,42 @@ class ExecutorSession:
     def _wait_ready(self) -> None:
         if self._ready:
             return
-        line = self._read_line(deadline=time.perf_counter() + 60.0)
-        if line is None or not json.loads(line).get("ready"):
+        deadline = time.perf_counter() + 60.0
+        reply: dict[str, object] = {}
+        worker: dict[str, object] | None = None
+        for _ in range(2):  # the containment report, then "ready"
+            line = self._read_line(deadline)
+            try:
+                reply = json.loads(line) if line is not None else {}
+            except ValueError:
+                reply = {}
+            if "containment" not in reply:
+                break
+            worker = reply["containment"]  # type: ignore[assignment]
+        if not reply.get("ready"):
             self._kill()
+            if self._sandboxed:  # macOS: our profile may not suit this system; go on without it, and say so
+                self._sandbox_failed = "the worker did not start under our sandbox-exec profile"
+                self.start()
+                return self._wait_ready()
             raise RuntimeError("the executor worker failed to start")
         self._ready = True
         self.start_seconds = time.perf_counter() - self._spawned_at
+        self._report = ContainmentReport.from_worker(worker, *self._outer_layers())
+
+    def _outer_layers(self) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The layers applied around the worker rather than by it (sandbox-exec), with reasons when absent."""
+        if self._sandboxed:
+            return ("sandbox-exec",), {}
+        if sys.platform != "darwin":
+            why = "macOS only"
+        elif self.forkserver is not None:
+            why = "forked sessions cannot get it: sandbox-exec applies when an interpreter starts"
+        elif not self.options.sandbox_exec:
+            why = "turned off for this session"
+        else:
+            why = self._sandbox_failed or f"{SANDBOX_EXEC} is missing"
+        return (), {"sandbox-exec": why}
 
     def _kill(self) -> None:
         if self._pid is None:
@@ -168,7 +261,10 @@ class ExecutorSession:
         self._ready = False
 
     def close(self) -> None:
+        group = self._pid
         self._kill()
+        if group is not None:
+            _wait_group_gone(group, limit=1.0)  # so that no dying process writes into the folder being deleted
         shutil.rmtree(self._tmpdir, ignore_errors=True)
 
     def __enter__(self) -> "ExecutorSession":
@@ -186,9 +282,7 @@ class ExecutorSession:
 
     def run(self, code: str) -> CellResult:
         """Run one block in this session. A timeout or crash kills the worker; the next block gets a new one."""
-        if self._pid is None:
-            self.restarts += self._started_once
-            self.start()
+        self._ensure_started()
         self._wait_ready()
         start = time.perf_counter()
         try:
@@ -204,15 +298,23 @@ class ExecutorSession:
             if timed_out:
                 msg = f"TimeoutError: the code ran longer than {self.limits.timeout:g} s and was stopped"
                 return CellResult(error="Timeout", error_line=msg, traceback=msg, timed_out=True, seconds=seconds)
-            msg = "WorkerDied: the executor process exited (a resource limit, os._exit or a crash)"
+            msg = (
+                "WorkerDied: the executor process exited or stopped answering (a resource limit, os._exit, "
+                "a crash, or its channel was closed or flooded)"
+            )
             return CellResult(error="WorkerDied", error_line=msg, traceback=msg, seconds=seconds)
-        reply = json.loads(line)
-        return CellResult(
-            stdout=reply["stdout"],
-            display=reply["display"],
-            traceback=reply["traceback"],
-            error=reply["error"],
-            error_line=reply["error_line"],
-            dropped_chars=reply["dropped_chars"],
-            seconds=seconds,
-        )
+        try:
+            reply = json.loads(line)
+            return CellResult(
+                stdout=str(reply["stdout"]),
+                display=str(reply["display"]),
+                traceback=str(reply["traceback"]),
+                error=None if reply["error"] is None else str(reply["error"]),
+                error_line=str(reply["error_line"]),
+                dropped_chars=int(reply["dropped_chars"]),
+                seconds=seconds,
+            )
+        except (ValueError, TypeError, KeyError):  # the code wrote to the channel itself: the session is spent
+            self._kill()
+            msg = "WorkerDied: the executor sent a malformed reply (the code wrote to its channel) and was stopped"
+            return CellResult(error="WorkerDied", error_line=msg, traceback=msg, seconds=seconds)

@@ -18,8 +18,8 @@ import sys
 # helper modules (stdlib only), then take it away again before any model code runs.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
-    from worker_containment import apply_containment  # noqa: E402
-    from worker_display import CELL_PREFIX, display_repr, format_traceback  # noqa: E402
+    from worker_containment import contain, prepare  # noqa: E402
+    from worker_display import CELL_PREFIX, apply_print_compat, display_repr, format_traceback, quiet  # noqa: E402
 finally:
     del sys.path[0]
 
@@ -62,10 +62,11 @@ def run_cell(code, namespace, cells, count, cap):
     saved = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = writer
     display, error, error_line, tb = "", None, "", ""
+    apply_print_compat()
     try:
         tree = ast.parse(code, filename=filename, mode="exec")
         last_expr = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not quiet(code):
             last_expr = ast.Expression(tree.body.pop().value)
         exec(compile(tree, filename, "exec"), namespace)
         if last_expr is not None:
@@ -132,7 +133,7 @@ def main():
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     silence_std_fds()
-    apply_containment(config)
+    contain(config, protocol, requests)
     warm_up(config)
     serve(requests, protocol, config)
 
@@ -149,9 +150,9 @@ def forked_session(channel_fd, request):
     import tempfile
 
     tempfile.tempdir = None  # forget the server's cached temp dir
-    apply_containment(request)
     protocol = os.fdopen(os.dup(channel_fd), "w", encoding="utf-8", buffering=1)
     requests = os.fdopen(channel_fd, "r", encoding="utf-8")
+    contain(request, protocol, requests)
     serve(requests, protocol, request)
 
 
@@ -166,6 +167,7 @@ def fork_server(config):
     control = socket.socket(fileno=os.dup(0))
     silence_std_fds()
     warm_up(config)
+    prepare()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel; the app kills them
     control.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     while True:

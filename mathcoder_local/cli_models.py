@@ -1,0 +1,118 @@
+"""The `models` commands (list, `add`, `remove`) and `pull`: argument translation over the catalog and registry."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mathcoder_local.cli_common import CONTEXT, user_errors
+
+models_app = typer.Typer(
+    name="models",
+    help="Models by name: the catalog of published checkpoints and the GGUF files present here.",
+    context_settings=CONTEXT,
+    invoke_without_command=True,
+)
+
+
+class Quant(str, Enum):
+    f32 = "f32"
+    f16 = "f16"
+    bf16 = "bf16"
+    q8_0 = "q8_0"
+    q6_k = "q6_k"
+    q5_k_m = "q5_k_m"
+    q4_k_m = "q4_k_m"
+
+
+@models_app.callback(invoke_without_command=True)
+def list_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list (with the catalog's details)."),
+) -> None:
+    """List the catalog and what is present locally (NAME, FORMAT, QUANT, SIZE, PATH)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from mathcoder_local.registry_pull import inventory
+
+    with user_errors():
+        rows = inventory()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from mathcoder_local.catalog import DEFAULT_QUANT, human_size
+
+    table = Table(show_lines=False)
+    for column in ("NAME", "FORMAT", "QUANT", "SIZE", "PATH"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        size = human_size(row["size_bytes"])  # type: ignore[arg-type]
+        entry = row["catalog"]
+        if row["size_bytes"] is None and isinstance(entry, dict):
+            size = f"~{human_size(entry['size_bytes'][DEFAULT_QUANT])} ({DEFAULT_QUANT})"
+        where = str(row["path"])
+        style = "" if row["present"] else "dim"
+        table.add_row(str(row["name"]), str(row["format"]), str(row["quant"] or "-"), size, where, style=style)
+    Console(highlight=False).print(table)
+
+
+@models_app.command("add", context_settings=CONTEXT)
+def add_command(
+    path: Path = typer.Argument(..., help="A GGUF file; it stays where it is (no copy)."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="The name to use with --model (default: file stem)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a model already registered under this name."),
+) -> None:
+    """Register a GGUF file in place, so that --model NAME finds it."""
+    from mathcoder_local.registry import add_file
+
+    with user_errors():
+        model = add_file(path, name, replace=replace)
+    typer.echo(f"registered {model.name} ({model.format}, {model.quant}): {model.path}")
+
+
+@models_app.command("remove", context_settings=CONTEXT)
+def remove_command(name: str = typer.Argument(..., help="A registered name.")) -> None:
+    """Forget a registered model (the file is left alone)."""
+    from mathcoder_local.registry import remove
+
+    with user_errors():
+        model = remove(name)
+    typer.echo(f"removed {model.name} from the registry; the file is still at {model.path}")
+
+
+def pull(
+    name: str = typer.Argument(..., help="A catalog name (see `mathcoder-local models`) or its hub id."),
+    quant: Quant = typer.Option(Quant.q4_k_m, "--quant", "-q", help="Tensor type of the GGUF."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit)."),
+    force: bool = typer.Option(False, "--force", help="Convert again even if the GGUF is already here."),
+) -> None:
+    """Download a catalog checkpoint from the Hugging Face hub (only the files needed), convert it to GGUF and
+    register it. The only command, with `data pull` and `convert --download`, that goes online."""
+    from rich.console import Console
+
+    from mathcoder_local.convert_view import progress_bar
+    from mathcoder_local.registry_pull import pull_model
+
+    console = Console(highlight=False, stderr=True)
+
+    def progress(plan):
+        return progress_bar(console, plan) if console.is_terminal else contextlib.nullcontext(lambda n: None)
+
+    with user_errors():
+        model, fresh = pull_model(name, quant=quant.value, revision=revision, force=force, progress=progress)
+    size = Path(model.path).stat().st_size / 1e9
+    verb = "pulled" if fresh else "already present:"
+    typer.echo(f"{verb} {model.name} ({model.format}, {size:.2f} GB) at {model.path}; use it with --model {model.name}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
+    app.command("pull", context_settings=CONTEXT)(pull)

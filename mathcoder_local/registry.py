@@ -1,0 +1,183 @@
+"""The local model registry: GGUF files known by name (`models add`, `pull`), in the user directory's models.json.
+
+`models add` registers a file where it lies (no copy); `pull` converts into the models cache and registers the
+result. Writes are atomic (a temporary file, then a rename) under a lock file, so two commands never leave a
+half-written registry. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+from mathcoder_local.errors import UserError
+from mathcoder_local.paths import user_home
+
+REGISTRY_NAME = "models.json"
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    name: str
+    path: str
+    format: str  # mathcoder | tora
+    quant: str  # f16, q4_k_m, ... ("unknown" when the file does not say)
+    origin: str  # "added" (registered in place) or "pulled" (downloaded and converted by us)
+    catalog: str | None = None  # the catalog entry it is a copy of
+    source: str | None = None  # hub id@revision of a pulled model
+    added: float = 0.0
+
+    @property
+    def present(self) -> bool:
+        return Path(self.path).is_file()
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def registry_path() -> Path:
+    return user_home() / REGISTRY_NAME
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+") as lock:
+        try:
+            import fcntl
+        except ImportError:  # Windows: atomic renames still keep the file whole
+            yield
+            return
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _load(path: Path) -> list[LocalModel]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the model registry {path}: {exc}".splitlines()[0]) from None
+    fields = LocalModel.__dataclass_fields__
+    return [LocalModel(**{k: v for k, v in m.items() if k in fields}) for m in raw.get("models", [])]
+
+
+def _save(path: Path, models: list[LocalModel]) -> None:
+    from mathcoder_local.bench.results import write_json_atomic
+
+    write_json_atomic(path, {"schema": 1, "models": [m.to_dict() for m in models]})
+
+
+def list_models() -> list[LocalModel]:
+    return _load(registry_path())
+
+
+def find(name: str) -> LocalModel | None:
+    """A registered model by name, else the newest present copy of catalog entry `name` (pulled or added)."""
+    models = list_models()
+    for m in models:
+        if m.name == name:
+            return m
+    lowered = name.lower()
+    for m in models:
+        if m.name.lower() == lowered:
+            return m
+    copies = [m for m in models if m.catalog and m.catalog.lower() == lowered]
+    return max(copies, key=lambda m: (m.present, m.added)) if copies else None  # a file that is here, newest
+
+
+def register(model: LocalModel, *, replace: bool = False) -> LocalModel:
+    """Add `model` (its path made absolute); an existing name is an error unless `replace`."""
+    model = LocalModel(
+        **{**model.to_dict(), "path": str(Path(model.path).expanduser().resolve()), "added": time.time()}
+    )
+    path = registry_path()
+    with _locked(path):
+        models = _load(path)
+        same = [m for m in models if m.name == model.name]
+        if same and not replace:
+            raise UserError(
+                f"a model named {model.name} is already registered ({same[0].path}); pick another --name "
+                "or `mathcoder-local models remove` it first"
+            )
+        models = [m for m in models if m.name != model.name] + [model]
+        _save(path, models)
+    return model
+
+
+def remove(name: str) -> LocalModel:
+    path = registry_path()
+    with _locked(path):
+        models = _load(path)
+        gone = [m for m in models if m.name == name]
+        if not gone:
+            raise UserError(f"no registered model is named {name}; `mathcoder-local models` lists them")
+        _save(path, [m for m in models if m.name != name])
+    return gone[0]
+
+
+def describe_gguf(path: Path) -> tuple[str, str, str | None]:
+    """(prompt format, quantization, general.name) read from a GGUF's metadata, without loading the model."""
+    import gguf
+
+    from mathcoder_local.formats import FORMAT_METADATA_KEY
+
+    try:
+        reader = gguf.GGUFReader(str(path), "r")
+    except Exception as exc:  # noqa: BLE001 - gguf raises several kinds for a damaged file
+        raise UserError(f"{path} is not a readable GGUF file: {exc}".splitlines()[0]) from None
+
+    def value(key: str) -> object:
+        f = reader.fields.get(key)
+        if f is None or not f.data:
+            return None
+        part = f.parts[f.data[0]]
+        if f.types and f.types[0] == gguf.GGUFValueType.STRING:
+            return bytes(part).decode("utf-8", "replace")
+        return part.tolist()[0] if hasattr(part, "tolist") else part
+
+    fmt = value(FORMAT_METADATA_KEY)
+    if fmt not in ("mathcoder", "tora"):
+        tokens = reader.fields.get("tokenizer.ggml.tokens")
+        names: set[str] = set()
+        if tokens is not None:
+            names = {bytes(tokens.parts[i]).decode("utf-8", "replace") for i in tokens.data[-64:]}
+        fmt = "mathcoder" if {"<|code|>", "<|endofblock|>"} <= names else "tora"
+    file_type = value("general.file_type")
+    quant = "unknown"
+    if isinstance(file_type, int):
+        try:
+            quant = gguf.LlamaFileType(file_type).name.removeprefix("MOSTLY_").removeprefix("ALL_").lower()
+        except ValueError:
+            pass
+    name = value("general.name")
+    return str(fmt), quant, name if isinstance(name, str) else None
+
+
+def add_file(path: str | os.PathLike[str], name: str | None = None, *, replace: bool = False) -> LocalModel:
+    """Register an existing GGUF in place (`models add`)."""
+    from mathcoder_local.engine.llama import check_gguf_path
+
+    p = check_gguf_path(path)
+    fmt, quant, _ = describe_gguf(p)
+    chosen = name or p.name.removesuffix(".gguf")
+    if not chosen or chosen != chosen.strip() or "/" in chosen:
+        raise UserError(f"{chosen!r} cannot be a model name: use letters, digits, '-', '_', '.' or ':'")
+    from mathcoder_local.catalog import load_catalog
+
+    entry = load_catalog().find(chosen)
+    return register(
+        LocalModel(
+            name=chosen, path=str(p), format=fmt, quant=quant, origin="added", catalog=entry.name if entry else None
+        ),
+        replace=replace,
+    )

@@ -1,0 +1,160 @@
+"""`pull`: a catalog checkpoint from the Hugging Face hub, converted to GGUF and registered by name.
+
+The download is the converter's own (`convert/checkpoint.py`: huggingface_hub's snapshot_download of only the
+files conversion needs, resumable, with progress); the conversion takes the catalog's prompt format and rope
+base. With HF_HUB_OFFLINE set, a checkpoint already in the local Hugging Face cache still converts and nothing
+else is tried. Also here: what `models` lists (the catalog beside what is present locally).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from mathcoder_local import registry
+from mathcoder_local.catalog import DEFAULT_QUANT, QUANTS, CatalogEntry, load_catalog
+from mathcoder_local.errors import UserError
+from mathcoder_local.paths import models_cache
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+
+
+def pulled_name(entry: CatalogEntry, quant: str) -> str:
+    return f"{entry.name}:{quant}"
+
+
+def pulled_path(entry: CatalogEntry, quant: str) -> Path:
+    return models_cache() / f"{entry.name}.{quant.upper()}.gguf"
+
+
+def pull_model(
+    name: str,
+    *,
+    quant: str = DEFAULT_QUANT,
+    revision: str | None = None,
+    force: bool = False,
+    progress: Callable[[object], object] | None = None,
+) -> tuple[registry.LocalModel, bool]:
+    """Download (unless cached), convert and register; returns the registered model and whether it was new.
+
+    `progress(plan)` may return a context manager yielding the converter's progress callback (bytes done).
+    """
+    entry = load_catalog().get(name)
+    if entry.hub_id is None:
+        raise UserError(f"{entry.name} has no published checkpoint to pull: {entry.note or 'none is on the hub'}")
+    if quant not in QUANTS:
+        raise UserError(f"unknown --quant {quant}; choose one of: {', '.join(QUANTS)}")
+    target = pulled_path(entry, quant)
+    registered = registry.find(pulled_name(entry, quant))
+    if target.is_file() and not force:
+        if registered is None or not registered.present or Path(registered.path) != target.resolve():
+            registered = _register(entry, quant, target, revision)
+        return registered, False
+
+    from mathcoder_local.convert import convert_checkpoint, make_plan
+
+    offline = hub_offline()
+    try:
+        plan = make_plan(
+            entry.hub_id,
+            outtype=quant,
+            outfile=target,
+            revision=revision,
+            download=not offline,
+            prompt_format=entry.prompt_format,
+            rope_freq_base=entry.rope_freq_base,
+        )
+    except UserError as exc:
+        if offline:
+            raise UserError(
+                f"HF_HUB_OFFLINE is set and {entry.hub_id} is not in the local Hugging Face cache; unset it to download"
+            ) from None
+        text = str(exc)
+        if "ConnectionError" in text or "Connection refused" in text or "Max retries" in text:
+            hub = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+            raise UserError(
+                f"cannot reach the Hugging Face hub at {hub} to download {entry.hub_id} (network down?)"
+            ) from None
+        raise
+    plan.model_name = entry.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if progress is None:
+        convert_checkpoint(plan, force=True)
+    else:
+        with progress(plan) as advance:  # type: ignore[attr-defined]
+            convert_checkpoint(plan, force=True, progress=advance)
+    return _register(entry, quant, target, plan.revision), True
+
+
+def _register(entry: CatalogEntry, quant: str, target: Path, revision: str | None) -> registry.LocalModel:
+    source = f"{entry.hub_id}@{revision}" if revision else entry.hub_id
+    model = registry.LocalModel(
+        name=pulled_name(entry, quant),
+        path=str(target),
+        format=entry.prompt_format,
+        quant=quant,
+        origin="pulled",
+        catalog=entry.name,
+        source=source,
+    )
+    return registry.register(model, replace=True)
+
+
+def inventory() -> list[dict[str, object]]:
+    """Every model `--model` can name: registered files, the bundled nano model, catalog entries not present."""
+    catalog = load_catalog()
+    rows: list[dict[str, object]] = []
+    local = registry.list_models()
+    for m in local:
+        entry = catalog.find(m.catalog) if m.catalog else None
+        size = Path(m.path).stat().st_size if m.present else None
+        rows.append(_row(m.name, m.format, m.quant, size, m.path, m.present, m.origin, entry))
+    rows.append(_nano_row())
+    have = {m.catalog for m in local if m.catalog and m.present}
+    for entry in catalog.entries:
+        if entry.name in have:
+            continue
+        if entry.hub_id:
+            where = f"not downloaded: mathcoder-local pull {entry.name}"
+        else:
+            where = "no published checkpoint"
+        rows.append(_row(entry.name, entry.prompt_format, None, None, where, False, "catalog", entry))
+    return rows
+
+
+def _row(
+    name: str,
+    fmt: str,
+    quant: str | None,
+    size: int | None,
+    path: str,
+    present: bool,
+    origin: str,
+    entry: CatalogEntry | None,
+) -> dict[str, object]:
+    return {
+        "name": name,
+        "format": fmt,
+        "quant": quant,
+        "size_bytes": size,
+        "path": path,
+        "present": present,
+        "origin": origin,  # pulled | added | bundled | catalog
+        "catalog": entry.to_dict() if entry else None,
+    }
+
+
+def _nano_row() -> dict[str, object]:
+    from mathcoder_local.default_model import NANO_NAME, bundled_checkpoint, checkpoint_hash
+
+    checkpoint = bundled_checkpoint()
+    path = models_cache() / f"{NANO_NAME}-{checkpoint_hash(checkpoint)[:16]}.f32.gguf"
+    present = path.is_file()
+    where = str(path) if present else f"bundled ({checkpoint}); converted on first use"
+    size = path.stat().st_size if present else None
+    return _row(NANO_NAME, "mathcoder", "f32", size, where, present, "bundled", None)
