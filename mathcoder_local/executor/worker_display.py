@@ -101,7 +101,7 @@ class _Walk(set):
         self.shapes = {}
 
     def shape(self, value):
-        """A _Box for a value shown as a container, else its text (lines split at "\n")."""
+        """A _Box for a value shown as a container, else the text it shows as."""
         known = self.shapes.get(id(value))
         if known is None or known[0] is not value:
             known = self.shapes[id(value)] = (value, _shape(value))
@@ -115,6 +115,7 @@ def _items(values):
 
 
 def _dict(mapping):
+    """`{key: value, ...}` in insertion order, cut after MAX_SEQ_LENGTH items with `...`."""
     parts = [(key, ": ", value) for key, value in list(mapping.items())[:MAX_SEQ_LENGTH]]
     return _Box("{", parts + [(_NOTHING, "...", _NOTHING)] if len(mapping) > MAX_SEQ_LENGTH else parts, "}")
 
@@ -145,6 +146,7 @@ def _qualified(obj):
 
 
 def _shape(value):
+    """How a value shows: a _Box for a container we lay out, else its text."""
     if isinstance(value, _Box):
         return value
     cls = type(value)
@@ -240,10 +242,12 @@ def _layout_box(box, column, indent, trail, taken, walk, fixed):
     if fixed is False and breaks:
         taken_by[breaks[0]] = taken
     elif fixed is None and breaks:
-        # A multi-line item: walk the lines of the one-line form. A line too long breaks the container after
-        # the item that line starts in. A line break takes the container's line apart there too, and the item
-        # holding it takes it, unless the container has no item break on that line; one taken by a container
-        # around this one leaves this one on one line for good, if the container had items on that line.
+        # Multi-line items: walk the lines of the one-line form until something breaks this container. A line
+        # too long breaks it after the item the line starts in, if it has an item break on that line (the first
+        # line always counts). Else the line break ending the line does, after that same item, and the item
+        # holding it takes it if this container had an item break on that line; except that a container around
+        # this one takes the first one when `taken`, which leaves this one on one line for good if it had an
+        # item break on that line.
         lines = flat.split("\n")
         for number, line in enumerate(lines):
             first = breaks[number - 1] if number else 0
