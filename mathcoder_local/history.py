@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from mathcoder_local.atomic import write_text_atomic
 from mathcoder_local.errors import UserError
 from mathcoder_local.paths import user_home
 
@@ -244,5 +245,5 @@ def export_markdown(entry: HistoryEntry, folder: Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^a-z0-9]+", "-", entry.title.lower()).strip("-")[:40] or "problem"
     path = folder / f"problem-{entry.id}-{slug}.md"
-    path.write_text(entry_markdown(entry), encoding="utf-8")
+    write_text_atomic(path, entry_markdown(entry))
     return path

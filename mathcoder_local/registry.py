@@ -72,7 +72,7 @@ def _load(path: Path) -> list[LocalModel]:
 
 
 def _save(path: Path, models: list[LocalModel]) -> None:
-    from mathcoder_local.bench.results import write_json_atomic
+    from mathcoder_local.atomic import write_json_atomic
 
     write_json_atomic(path, {"schema": 1, "models": [m.to_dict() for m in models]})
 

@@ -53,7 +53,7 @@ def file_sha256(path: Path) -> str:
             digest.update(chunk)
     cache[key] = digest.hexdigest()
     try:
-        from mathcoder_local.bench.results import write_json_atomic
+        from mathcoder_local.atomic import write_json_atomic
 
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(cache_path, cache)

@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from mathcoder_local.atomic import write_json_atomic
 from mathcoder_local.errors import UserError
 
 RESULTS = "results.jsonl"
 METRICS = "metrics.json"
 CONFIG = "config.json"
-
-
-def write_json_atomic(path: Path, value: object) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the new one, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(value, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_rows(path: Path) -> tuple[list[dict[str, object]], int]:

@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
+from mathcoder_local.atomic import write_json_atomic
+from mathcoder_local.bench.backends import local_backend, remote_backend
 from mathcoder_local.bench.config import BenchSettings, file_sha256, identity, problems_sha256, versions
 from mathcoder_local.bench.results import (
     CONFIG,
@@ -25,7 +27,6 @@ from mathcoder_local.bench.results import (
     ResultsFile,
     check_config,
     summarize,
-    write_json_atomic,
 )
 from mathcoder_local.bench.vote import majority_index
 from mathcoder_local.datasets import Problem, load_dataset, select
@@ -35,7 +36,6 @@ from mathcoder_local.paths import user_home
 from mathcoder_local.solve import EngineOptions, resolve_model
 
 if TYPE_CHECKING:
-    from mathcoder_local.engine.base import Engine
     from mathcoder_local.engine.remote import RemoteOptions
 
 METRICS_EVERY = 2.0  # seconds between metrics.json rewrites while running
@@ -140,9 +140,9 @@ def run_bench(
     closers: list[Callable[[], None]] = []
     try:
         if servers:
-            backend = _remote_backend(model, servers, server_kind, remote_options, parallel, settings)
+            backend = remote_backend(model, servers, server_kind, remote_options, parallel, settings)
         else:
-            backend = _local_backend(resolve_model(model), engine_options, parallel, settings)
+            backend = local_backend(resolve_model(model), engine_options, parallel, settings)
         closers.append(backend.close)
         fmt = make_format(backend.engines[0], settings.format, system=settings.system).name
         settings = replace(settings, format=fmt)
@@ -185,97 +185,6 @@ def run_bench(
     finally:
         for close in reversed(closers):
             close()
-
-
-@dataclass
-class _Backend:
-    """Where the workers' engines come from: one batched llama.cpp context, or remote servers."""
-
-    engines: list[Engine]  # one per worker thread
-    model_path: str
-    identity: dict[str, object] | None  # the run identity's `engine` (None: local, as before)
-    facts: dict[str, object]  # what config records beside the identity
-    session_stats: Callable[[], dict[str, object]]  # metrics.json's view of this session's decoding
-    close: Callable[[], None]
-
-
-def _local_backend(model_path: str, options: EngineOptions, parallel: int, settings: BenchSettings) -> _Backend:
-    from mathcoder_local.engine.batched import BatchedLlama
-
-    engine = BatchedLlama(
-        model_path,
-        n_parallel=parallel,
-        n_ctx=settings.n_ctx,
-        n_threads=options.n_threads,
-        n_gpu_layers=options.n_gpu_layers,
-        seed=options.seed,
-    )
-
-    def stats() -> dict[str, object]:
-        c = engine.counters
-        return {
-            "session_decoding": {  # how well batching worked in this session
-                "decode_calls": c.decode_calls,
-                "decoded_tokens": c.decoded_tokens,
-                "decode_seconds": round(c.decode_seconds, 3),
-                "max_sequences_per_call": c.max_batch_sequences,
-            }
-        }
-
-    return _Backend(
-        engines=[engine.sequence(i) for i in range(parallel)],
-        model_path=model_path,
-        identity=None,
-        facts={"n_threads": engine._llama.n_threads, "n_gpu_layers": engine.n_gpu_layers},
-        session_stats=stats,
-        close=engine.close,
-    )
-
-
-def _remote_backend(
-    model: str | None,
-    servers: Sequence[str],
-    kind: str,
-    options: RemoteOptions | None,
-    parallel: int,
-    settings: BenchSettings,
-) -> _Backend:
-    from mathcoder_local.engine.remote import RemoteOptions, connect, make_engine
-    from mathcoder_local.solve import remote_vocabulary
-
-    options = options or RemoteOptions()
-    infos = connect(servers, kind=kind, options=options)
-    vocab = remote_vocabulary(model, infos[0])
-    engines = [
-        make_engine(infos[i % len(infos)], vocab, n_ctx=settings.n_ctx, prompt_format=settings.format, options=options)
-        for i in range(parallel * len(infos))
-    ]
-
-    def stats() -> dict[str, object]:
-        by_server: dict[str, dict[str, object]] = {}
-        for e in engines:
-            s = by_server.setdefault(
-                e.url, {"workers": 0, "requests": 0, "retries": 0, "generated_tokens": 0, "request_seconds": 0.0}
-            )
-            s["workers"] += 1  # type: ignore[operator]
-            s["requests"] += e.stats.requests  # type: ignore[operator]
-            s["retries"] += e.stats.retries  # type: ignore[operator]
-            s["generated_tokens"] += e.stats.generated_tokens  # type: ignore[operator]
-            s["request_seconds"] = round(s["request_seconds"] + e.stats.seconds, 3)  # type: ignore[operator]
-        return {"session_servers": by_server}
-
-    def close() -> None:
-        for e in engines:
-            e.close()
-
-    return _Backend(
-        engines=list(engines),
-        model_path=vocab,
-        identity=infos[0].identity(),
-        facts={"servers": [i.url for i in infos], "server_kind": infos[0].kind, "server_dialect": infos[0].dialect},
-        session_stats=stats,
-        close=close,
-    )
 
 
 def _run(backend, chosen, results, folder, config, settings, should_stop, session_factory, checker):

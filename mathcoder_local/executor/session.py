@@ -165,6 +165,13 @@ class ExecutorSession:
         """The worker's pid (also its process group), None while no worker runs."""
         return self._pid
 
+    def interrupt(self) -> None:
+        """Kill the running worker's group from any thread: a block in progress returns at once (as
+        WorkerDied) and the next block, if any, gets a fresh worker."""
+        pid = self._pid  # read once: the running thread may be starting or replacing the worker
+        if pid is not None:
+            kill_group(pid)
+
     @property
     def workdir(self) -> str:
         """The session's private folder (cwd, HOME and TMPDIR of the worker)."""

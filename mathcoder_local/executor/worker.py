@@ -19,7 +19,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     from worker_containment import contain, prepare  # noqa: E402
-    from worker_display import CELL_PREFIX, apply_print_compat, display_repr, format_traceback, quiet  # noqa: E402
+    from worker_display import apply_print_compat, display_repr, quiet  # noqa: E402
+    from worker_traceback import CELL_PREFIX, format_traceback  # noqa: E402
 finally:
     del sys.path[0]
 

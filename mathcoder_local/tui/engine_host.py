@@ -20,7 +20,6 @@ from mathcoder_local.engine.base import Engine
 from mathcoder_local.events import Block, BlockEnded, Finished, SolveEvent, SolveStats
 from mathcoder_local.executor.forkserver import ForkServer
 from mathcoder_local.executor.session import DEFAULT_PRELOAD, CellResult, ExecutorLimits, ExecutorSession
-from mathcoder_local.procio import kill_group
 from mathcoder_local.settings import Settings
 from mathcoder_local.solve import EngineOptions, load_engine
 from mathcoder_local.solver import SolveLimits
@@ -41,11 +40,6 @@ class _StoppableSession(ExecutorSession):
             msg = "Cancelled: generation was stopped before this block ran"
             return CellResult(error="Cancelled", error_line=msg, traceback=msg)
         return super().run(code)
-
-    def kill_now(self) -> None:
-        pid = self.pid  # read once: the solving thread may be starting or replacing the worker
-        if pid is not None:
-            kill_group(pid)
 
 
 class SolveRun:
@@ -75,7 +69,7 @@ class SolveRun:
         self.stop.set()
         session = self._session
         if session is not None:
-            session.kill_now()
+            session.interrupt()
 
     @property
     def generated_tokens(self) -> int:
