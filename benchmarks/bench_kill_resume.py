@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mathcoder_local.solve import resolve_model
+from mathcoder_local.store import resolve_model
 
 
 def command(model: str, out: Path, problems: int, parallel: int, resume: bool) -> list[str]:

@@ -22,8 +22,9 @@ from _common import bench_model
 from mathcoder_local.bench.config import BenchSettings
 from mathcoder_local.bench.runner import BenchFinished, BenchStarted, run_bench
 from mathcoder_local.devtools.tiny_gguf import TinyModelSpec
-from mathcoder_local.solve import EngineOptions, resolve_model
-from mathcoder_local.solver import SolveLimits
+from mathcoder_local.solve import EngineOptions
+from mathcoder_local.solve_config import SolveConfig
+from mathcoder_local.store import resolve_model
 
 LARGE = TinyModelSpec(n_embd=1024, n_layer=8, n_head=16, n_head_kv=16, n_ff=2816, n_ctx=4096, seed=5)
 
@@ -86,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     compare("nano", resolve_model(None), args.problems, args.threads, BenchSettings(), args.rounds)
     if not args.skip_large:
-        capped = BenchSettings(limits=SolveLimits(max_tokens=args.large_tokens))
+        capped = BenchSettings(solve=SolveConfig(max_tokens=args.large_tokens))
         compare("random 160M", str(bench_model(LARGE)), args.problems, args.threads, capped, 1)
 
 

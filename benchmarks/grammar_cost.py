@@ -19,7 +19,8 @@ from mathcoder_local.devtools.scripted import ScriptedTokens, mathcoder_script
 from mathcoder_local.engine.llama import LlamaEngine
 from mathcoder_local.events import Finished
 from mathcoder_local.formats import MathCoderFormat
-from mathcoder_local.solver import SolveLimits, Solver
+from mathcoder_local.solve_config import SolveConfig
+from mathcoder_local.solver import Solver
 
 QUESTION = "A shop sells 4817 pens at 23 cents each and 9051 pencils at 7 cents each. What is the total?"
 BLOCKS = []
@@ -38,9 +39,8 @@ def run(engine: LlamaEngine, grammar: bool, scripted: bool) -> tuple[float, int]
     solver = Solver(
         engine,
         MathCoderFormat(engine),
-        grammar=grammar,
+        SolveConfig(grammar=grammar, max_tokens=400, max_block_tokens=400),
         logits_processor=processor,
-        limits=SolveLimits(max_tokens=400, max_block_tokens=400),
     )
     passes = engine.counters.grammar_full_passes
     done = [e for e in solver.solve(QUESTION) if isinstance(e, Finished)][0]

@@ -15,6 +15,7 @@ from mathcoder_local.devtools.scripted import ScriptedTokens, mathcoder_script
 from mathcoder_local.engine.llama import LlamaEngine
 from mathcoder_local.events import Finished
 from mathcoder_local.formats import MathCoderFormat
+from mathcoder_local.solve_config import SolveConfig
 from mathcoder_local.solver import Solver
 
 BLOCKS = [("text", "We split the work into steps and compute each one exactly.")]
@@ -44,7 +45,8 @@ class CountingEngine:
 def main() -> None:
     engine = CountingEngine(LlamaEngine(bench_model(), n_ctx=4096, n_threads=2))
     fmt = MathCoderFormat(engine)
-    solver = Solver(engine, fmt, logits_processor=ScriptedTokens(mathcoder_script(engine, BLOCKS), engine.eos_id))
+    script = ScriptedTokens(mathcoder_script(engine, BLOCKS), engine.eos_id)
+    solver = Solver(engine, fmt, SolveConfig(grammar=False), logits_processor=script)
     done = [e for e in solver.solve("Multiply the six pairs.") if isinstance(e, Finished)][0]
     s = done.stats
     resend = sum(engine.call_lengths) + s.generated_tokens - len(engine.call_lengths)

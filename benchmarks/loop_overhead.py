@@ -20,7 +20,8 @@ from _common import bench_model, median
 from mathcoder_local.engine.llama import LlamaEngine
 from mathcoder_local.events import BlockStarted, Finished, TextDelta
 from mathcoder_local.formats import MathCoderFormat
-from mathcoder_local.solver import SolveLimits, Solver
+from mathcoder_local.solve_config import SolveConfig
+from mathcoder_local.solver import Solver
 
 QUESTION = "A warehouse holds 48213 boxes with 317 items each. How many items are there?"
 
@@ -50,7 +51,8 @@ def bare_loop(engine: LlamaEngine, prompt: list[int], n: int) -> float:
 def solve_loop(engine: LlamaEngine, n: int) -> float:
     engine._llama.reset()
     engine._cached.clear()
-    solver = Solver(engine, MathCoderFormat(engine), limits=SolveLimits(max_tokens=n + 1, max_block_tokens=n + 2))
+    config = SolveConfig(grammar=False, max_tokens=n + 1, max_block_tokens=n + 2)
+    solver = Solver(engine, MathCoderFormat(engine), config)
     first = None
     for event in solver.solve(QUESTION):
         if first is None and isinstance(event, (TextDelta, BlockStarted)):

@@ -31,7 +31,8 @@ import urllib.request
 from pathlib import Path
 
 from mathcoder_local.bench.runner import BenchFinished, BenchStarted, run_bench
-from mathcoder_local.solve import EngineOptions, resolve_model
+from mathcoder_local.solve import EngineOptions
+from mathcoder_local.store import resolve_model
 
 
 def free_port() -> int:

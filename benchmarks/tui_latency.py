@@ -172,9 +172,9 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=300, help="keys per phase")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: llama.cpp's)")
     args = parser.parse_args()
-    from mathcoder_local.default_model import default_model_path
+    from mathcoder_local.store import bundled_gguf
 
-    model = str(default_model_path())  # the bundled model, converted into the user directory on first use
+    model = str(bundled_gguf())  # the bundled model, converted into the user directory on first use
     with tempfile.TemporaryDirectory() as home:
         os.environ["MATHCODER_LOCAL_HOME"] = home  # history and settings of this run stay out of yours
         asyncio.run(measure(model, args.keys, args.threads))

@@ -12,10 +12,8 @@ from mathcoder_local.convert.tensors import LazyTensor
 from mathcoder_local.convert.vocab import Vocab, load_vocab
 
 from mathcoder_local.errors import UserError
+from mathcoder_local.quants import QUANTS as OUTTYPES
 
-DIRECT_OUTTYPES = ("f32", "f16", "bf16", "q8_0")
-K_QUANT_OUTTYPES = ("q4_k_m", "q5_k_m", "q6_k")
-OUTTYPES = DIRECT_OUTTYPES + K_QUANT_OUTTYPES
 CODELLAMA_VOCAB = 32016
 CODELLAMA_ROPE_BASE = 1_000_000.0
 
@@ -152,8 +150,10 @@ def make_plan(
 ) -> ConversionPlan:
     if outtype not in OUTTYPES:
         raise UserError(f"unknown --outtype {outtype}; choose one of: {', '.join(OUTTYPES)}")
-    if prompt_format not in (None, "mathcoder", "tora"):
-        raise UserError(f"unknown --format {prompt_format}; choose mathcoder or tora")
+    from mathcoder_local.formats import FORMATS
+
+    if prompt_format is not None and prompt_format not in FORMATS:
+        raise UserError(f"unknown --format {prompt_format}; choose one of: {', '.join(FORMATS)}")
     folder, repo_id = resolve_source(source, revision=revision, download=download)
     raw, config = read_config(folder)
     vocab = load_vocab(folder, config.vocab_size)

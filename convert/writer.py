@@ -9,11 +9,12 @@ from typing import BinaryIO, Callable
 
 import gguf
 import numpy as np
-from mathcoder_local.convert.plan import K_QUANT_OUTTYPES, ConversionPlan, TensorPlan, permute_for_rope
+from mathcoder_local.convert.plan import ConversionPlan, TensorPlan, permute_for_rope
 from mathcoder_local.convert.tensors import LazyTensor
 
 from mathcoder_local.errors import UserError
 from mathcoder_local.formats import FORMAT_METADATA_KEY
+from mathcoder_local.quants import K_QUANTS
 
 SOURCE_REPO_KEY = "mathcoder_local.source.repo"
 SOURCE_REVISION_KEY = "mathcoder_local.source.revision"
@@ -189,7 +190,7 @@ def write_gguf(
     tmp = Path(tmp_name)
     staged: Path | None = None
     try:
-        if plan.outtype in K_QUANT_OUTTYPES:
+        if plan.outtype in K_QUANTS:
             fd, staged_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".f16.partial", dir=out.parent)
             os.close(fd)
             staged = Path(staged_name)

@@ -1,11 +1,17 @@
-"""The events the solve loop yields. The CLI, the TUI and the bench all consume these and nothing else."""
+"""The events the solve loop yields. The CLI, the TUI and the bench all consume these and nothing else.
+
+Each event carries what a view needs without pairing it with another one: an execution block holds its
+executor result, and every `BlockEnded` and `Finished` says how many rounds the format counted so far and how
+many it allows.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Union
+from typing import Literal, Mapping, Union
 
 BlockKind = Literal["text", "code", "execution"]
+ExecutionStatus = Literal["ok", "error", "timeout"]
 
 # Why a solve ended. "answer": the model closed its message; the rest are limits or failures.
 FinishReason = Literal[
@@ -19,16 +25,61 @@ FinishReason = Literal[
 
 
 @dataclass(frozen=True)
+class ExecutionResult:
+    """How running one code block ended; the block's `content` is exactly what the model is shown."""
+
+    error: str | None = None  # exception type name, or None
+    timed_out: bool = False
+    seconds: float = field(default=0.0, compare=False)  # timing is not part of what the block says
+
+    @property
+    def status(self) -> ExecutionStatus:
+        if self.timed_out:
+            return "timeout"
+        return "error" if self.error else "ok"
+
+
+@dataclass(frozen=True)
 class Block:
     kind: BlockKind
     content: str
+    result: ExecutionResult | None = None  # execution blocks made by the executor
 
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "content": self.content}
+    def to_dict(self) -> dict[str, object]:
+        row: dict[str, object] = {"kind": self.kind, "content": self.content}
+        if self.result is not None:
+            row.update(error=self.result.error, timed_out=self.result.timed_out, seconds=round(self.result.seconds, 4))
+        return row
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, object]) -> Block:
+        """A block as `to_dict` wrote it; rows without the result fields (older files) load with none."""
+        kind = str(row.get("kind", "text"))
+        result = None
+        if kind == "execution" and ("error" in row or "timed_out" in row):
+            error = row.get("error")
+            seconds = row.get("seconds")
+            result = ExecutionResult(
+                error=str(error) if error else None,
+                timed_out=bool(row.get("timed_out")),
+                seconds=float(seconds) if isinstance(seconds, (int, float)) else 0.0,
+            )
+        return cls(kind, str(row.get("content", "")), result)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """The format's round count: MathCoder counts the blocks the model wrote, ToRA its code calls."""
+
+    used: int
+    allowed: int
+    unit: str  # what is counted, for display: "blocks", "calls"
 
 
 @dataclass(frozen=True)
 class BlockStarted:
+    """A block begins. For an execution block: the executor starts running the code now."""
+
     kind: BlockKind
 
 
@@ -43,16 +94,7 @@ class TextDelta:
 @dataclass(frozen=True)
 class BlockEnded:
     block: Block
-
-
-@dataclass(frozen=True)
-class ExecutionResult:
-    """What running one code block gave; `output` is exactly what the model is shown."""
-
-    output: str
-    error: str | None  # exception type name, or None
-    timed_out: bool
-    seconds: float
+    rounds: Rounds | None = None  # filled in by the solve loop
 
 
 @dataclass
@@ -78,15 +120,19 @@ class Finished:
     format: str
     blocks: tuple[Block, ...]
     stats: SolveStats = field(default_factory=SolveStats)
+    rounds: Rounds | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "answer": self.answer,
             "format": self.format,
             "finish_reason": self.finish_reason,
             "blocks": [b.to_dict() for b in self.blocks],
             "stats": self.stats.to_dict(),
         }
+        if self.rounds is not None:
+            out["rounds"] = asdict(self.rounds)
+        return out
 
 
-SolveEvent = Union[BlockStarted, TextDelta, BlockEnded, ExecutionResult, Finished]
+SolveEvent = Union[BlockStarted, TextDelta, BlockEnded, Finished]

@@ -15,26 +15,28 @@ from pathlib import Path
 from mathcoder_local.atomic import write_text_atomic
 from mathcoder_local.errors import UserError
 from mathcoder_local.paths import user_home
+from mathcoder_local.solve_config import SolveConfig
 
 CONFIG_NAME = "config.json"
-FORMAT_CHOICES = ("mathcoder", "tora")
 
 
 @dataclass(frozen=True)
 class Settings:
-    model: str | None = None  # a GGUF path; None: $MATHCODER_LOCAL_MODEL, else the bundled nano model
-    format: str | None = None  # "mathcoder" | "tora"; None: detected from the GGUF
-    temperature: float = 0.0  # 0 decodes greedily, as the papers evaluate
-    max_blocks: int | None = None  # None: the format's own round limit (MathCoder 16 blocks, ToRA 4 calls)
-    timeout: float = 6.0  # seconds each code block may run
-    grammar: bool | None = None  # None: on for the mathcoder format, off for tora
+    model: str | None = None  # a GGUF path or model name; None: $MATHCODER_LOCAL_MODEL, else the bundled model
+    format: str | None = SolveConfig.format  # a format name; None: detected from the GGUF
+    temperature: float = SolveConfig.temperature
+    max_blocks: int | None = SolveConfig.max_rounds  # None: the format's own round limit
+    timeout: float = SolveConfig.timeout  # seconds each code block may run
+    grammar: bool | None = SolveConfig.grammar  # None: the format's default
 
     def validated(self) -> Settings:
         """The same settings, or a UserError naming the first bad value."""
         if self.model is not None and (not isinstance(self.model, str) or not self.model.strip()):
-            raise UserError("settings: model must be a path to a .gguf file (or empty for the bundled model)")
-        if self.format is not None and self.format not in FORMAT_CHOICES:
-            raise UserError(f"settings: format must be one of {', '.join(FORMAT_CHOICES)} (or empty: detected)")
+            raise UserError("settings: model must be a GGUF path or a model name (or empty for the bundled model)")
+        from mathcoder_local.formats import FORMATS
+
+        if self.format is not None and self.format not in FORMATS:
+            raise UserError(f"settings: format must be one of {', '.join(FORMATS)} (or empty: detected)")
         if not _number(self.temperature) or not 0 <= self.temperature <= 5:
             raise UserError("settings: temperature must be a number from 0 to 5")
         if self.max_blocks is not None and (
@@ -46,6 +48,17 @@ class Settings:
         if self.grammar is not None and not isinstance(self.grammar, bool):
             raise UserError("settings: grammar must be true, false or null (null: on for mathcoder)")
         return replace(self, temperature=float(self.temperature), timeout=float(self.timeout))
+
+    def solve_config(self, *, seed: int = SolveConfig.seed) -> SolveConfig:
+        """What the solve loop runs with under these settings."""
+        return SolveConfig(
+            format=self.format,
+            temperature=self.temperature,
+            grammar=self.grammar,
+            max_rounds=self.max_blocks,
+            timeout=self.timeout,
+            seed=seed,
+        )
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -7,69 +7,70 @@ is re-tokenized, so llama.cpp evaluates each token once per problem (the KV cach
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable, Iterator
 
-from mathcoder_local.engine.base import ContextFull, Engine, LogitsProcessor, SamplingParams
+from mathcoder_local.engine.base import ContextFull, Engine, LogitsProcessor
 from mathcoder_local.engine.grammar import validate_gbnf
+from mathcoder_local.errors import UserError
 from mathcoder_local.events import (
     BlockEnded,
     BlockStarted,
     ExecutionResult,
     Finished,
     FinishReason,
+    Rounds,
     SolveEvent,
     SolveStats,
 )
 from mathcoder_local.executor.session import ExecutorLimits, ExecutorSession
-from mathcoder_local.formats.base import PromptFormat
+from mathcoder_local.formats.base import BlockTracker, PromptFormat
+from mathcoder_local.solve_config import SolveConfig
 
-
-@dataclass(frozen=True)
-class SolveLimits:
-    max_rounds: int | None = None  # None: the format's own (MathCoder 16 blocks, ToRA 4 code calls)
-    max_block_tokens: int = 1024  # one block (MathCoder's harness: 512 per call; ToRA: 1024)
-    max_tokens: int = 4096  # generated tokens for the whole answer
+SessionFactory = Callable[[ExecutorLimits], ExecutorSession]
 
 
 class Solver:
-    """Solves questions with one engine and one prompt format; each solve gets a fresh executor session."""
+    """Solves questions with one engine, one prompt format and one configuration; each solve gets a fresh
+    executor session. The configuration's `format` and `system` were used to build `fmt` (see `make_solver`)."""
 
     def __init__(
         self,
         engine: Engine,
         fmt: PromptFormat,
+        config: SolveConfig = SolveConfig(),
         *,
-        sampling: SamplingParams = SamplingParams(),
-        limits: SolveLimits = SolveLimits(),
-        grammar: bool | str = False,
-        executor_limits: ExecutorLimits = ExecutorLimits(),
         logits_processor: LogitsProcessor | None = None,
-        session_factory: Callable[[ExecutorLimits], ExecutorSession] | None = None,
+        session_factory: SessionFactory | None = None,
     ) -> None:
         self.engine = engine
         self.format = fmt
-        self.sampling = sampling
-        self.limits = limits
-        self.max_rounds = limits.max_rounds if limits.max_rounds is not None else fmt.max_rounds
-        self.executor_limits = executor_limits
+        self.config = config.validated()
+        self.max_rounds = config.max_rounds if config.max_rounds is not None else fmt.max_rounds
+        self.executor_limits = config.executor_limits()
         self.logits_processor = logits_processor
+        self.stops = fmt.stop_rules()
         # Started at the first code block, not at creation: warming up beside llama.cpp would take cores from
         # it (with threads == cores, one descheduled thread stalls every op), which costs more than the wait.
         self.new_session = session_factory or (lambda limits: ExecutorSession(limits, start=False))
-        if grammar is True:
-            grammar = fmt.grammar() or False
-        self.grammar: str | None = grammar or None
+        use_grammar = fmt.grammar_by_default if config.grammar is None else config.grammar
+        self.grammar: str | None = fmt.grammar() if use_grammar else None
+        if use_grammar and self.grammar is None:
+            raise UserError(f"the {fmt.name} format has no grammar; drop --grammar")
         if self.grammar is not None:
             validate_gbnf(self.grammar, engine.token_id, engine.n_vocab)
 
-    @staticmethod
-    def _text_block_ended(events: list[SolveEvent]) -> bool:
-        return any(isinstance(e, BlockEnded) and e.block.kind == "text" for e in events)
+    def _rounds(self, tracker: BlockTracker) -> Rounds:
+        return Rounds(self.format.rounds_used(tracker), self.max_rounds, self.format.round_unit)
 
-    def solve(self, question: str, should_stop: Callable[[], bool] = lambda: False) -> Iterator[SolveEvent]:
+    def solve(
+        self, question: str, should_stop: Callable[[], bool] = lambda: False, *, seed: int | None = None
+    ) -> Iterator[SolveEvent]:
+        """Yield the loop's events for one question, the last one `Finished`. `seed` overrides the
+        configuration's (the bench gives each problem and sample its own)."""
         started = time.perf_counter()
-        engine, fmt = self.engine, self.format
+        engine, fmt, limits = self.engine, self.format, self.config
+        sampling = limits.sampling(seed)
         before = replace(engine.counters)
         tokens = fmt.prompt_tokens(question)
         stats = SolveStats(prompt_tokens=len(tokens))
@@ -82,7 +83,11 @@ class Solver:
                 code: str | None = None
                 block_tokens = 0
                 stream = engine.generate(
-                    tokens, sampling=self.sampling, grammar=self.grammar, logits_processor=self.logits_processor
+                    tokens,
+                    sampling=sampling,
+                    grammar=self.grammar,
+                    logits_processor=self.logits_processor,
+                    stops=self.stops,
                 )
                 try:
                     for token in stream:
@@ -90,9 +95,13 @@ class Solver:
                         generated += 1
                         block_tokens += 1
                         step = tracker.feed(token)
+                        text_ended = False
                         for event in step.events:
                             if isinstance(event, BlockStarted):
                                 block_tokens = 0
+                            elif isinstance(event, BlockEnded):
+                                event = replace(event, rounds=self._rounds(tracker))
+                                text_ended = text_ended or event.block.kind == "text"
                             yield event
                         if step.action == "finish":
                             finish = "answer"
@@ -100,11 +109,11 @@ class Solver:
                             code = step.code
                         elif should_stop():
                             finish = "cancelled"
-                        elif self._text_block_ended(step.events) and fmt.rounds_used(tracker) >= self.max_rounds:
+                        elif text_ended and fmt.rounds_used(tracker) >= self.max_rounds:
                             finish = "max_blocks"  # (a code block's round is checked once it has run)
-                        elif block_tokens >= self.limits.max_block_tokens:
+                        elif block_tokens >= limits.max_block_tokens:
                             finish = "max_block_tokens"
-                        elif generated >= self.limits.max_tokens:
+                        elif generated >= limits.max_tokens:
                             finish = "max_tokens"
                         if finish is not None or code is not None:
                             break
@@ -114,14 +123,14 @@ class Solver:
                     stream.close()
                 if code is None:
                     continue
+                yield BlockStarted("execution")
                 t0 = time.perf_counter()
                 cell = session.run(code)
                 stats.execution_seconds += time.perf_counter() - t0
                 stats.code_blocks += 1
                 output = fmt.execution_text(cell)
-                yield BlockStarted("execution")
-                yield ExecutionResult(output, cell.error, cell.timed_out, cell.seconds)
-                yield BlockEnded(tracker.add_execution(output))
+                result = ExecutionResult(cell.error, cell.timed_out, cell.seconds)
+                yield BlockEnded(tracker.add_execution(output, result), self._rounds(tracker))
                 appended = fmt.execution_tokens(output)
                 if len(tokens) + len(appended) >= engine.n_ctx:
                     finish = "context_full"
@@ -133,7 +142,8 @@ class Solver:
                     finish = "cancelled"
         finally:
             session.close()
-        yield from tracker.finish()
+        for event in tracker.finish():
+            yield replace(event, rounds=self._rounds(tracker)) if isinstance(event, BlockEnded) else event
         counters = engine.counters
         stats.generated_tokens = generated
         stats.evaluated_tokens = counters.evaluated_tokens - before.evaluated_tokens
@@ -147,4 +157,5 @@ class Solver:
             format=fmt.name,
             blocks=tuple(tracker.blocks),
             stats=stats,
+            rounds=self._rounds(tracker),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from fnmatch import fnmatchcase as fnmatch
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,45 @@ import pytest
 from mathcoder_local.devtools.tiny_gguf import TinyModelSpec, write_tiny_gguf
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# The tests marked `slow`, left out of the inner loop `python -m pytest -m "not slow"` (the full suite still
+# runs them). A pattern is a test file's name, which marks the whole file, or "file::test", which marks one
+# test (the test's name without its parameters; a class's test is "file::Class::test"). Both parts are
+# fnmatch patterns, so files added later under a pattern's name are covered too. Chosen with
+# `pytest --durations`: what stays is fast and still runs every module at least once (a real llama.cpp solve,
+# the real executor, grading, datasets, the CLI).
+SLOW = {
+    "test_convert_parity.py": "torch and transformers: the converter against the reference implementation",
+    "test_engine_remote*.py": "starts llama-cpp-python servers and a TGI stand-in",
+    "test_executor_hostile.py": "the hostile-code battery: a fresh worker per program, timeouts",
+    "test_tui.py": "the Textual app driven headless",
+    "test_tui_*.py": "the Textual app: snapshots and other app tests",
+    "test_replay.py::test_replay_of_mathcoders_released_transcripts": "replays the released transcripts",
+    "test_bench.py::test_kill_9_then_resume_loses_nothing_and_duplicates_nothing": "the CLI in a subprocess",
+    "test_bench.py::test_ctrl_c_keeps_finished_rows_and_says_how_to_resume": "the CLI in a subprocess",
+}
+
+
+def _matches(pattern: str, item: pytest.Item) -> bool:
+    file_pattern, _, test_pattern = pattern.partition("::")
+    test = item.nodeid.partition("::")[2].partition("[")[0]
+    return fnmatch(item.path.name, file_pattern) and (not test_pattern or fnmatch(test, test_pattern))
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        reason = next((reason for pattern, reason in SLOW.items() if _matches(pattern, item)), None)
+        if reason is not None:
+            item.add_marker(pytest.mark.slow(reason=reason))
+    if any("::" in arg for arg in config.args):
+        return  # single tests were asked for: the table's other entries need not match
+    files = {item.path.name for item in items}
+    for pattern in SLOW:
+        file_pattern, _, test_pattern = pattern.partition("::")
+        collected = any(fnmatch(name, file_pattern) for name in files)
+        if test_pattern and collected and not any(_matches(pattern, item) for item in items):
+            warnings.warn(pytest.PytestWarning(f"tests/conftest.py SLOW: {pattern!r} matches no test"), stacklevel=1)
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +132,7 @@ def nano_gguf(tmp_path_factory) -> Path:
     """The bundled nano model, converted once for the whole test session (a trained model: real answers)."""
     from mathcoder_local.convert import convert_checkpoint, make_plan
 
-    from mathcoder_local.default_model import bundled_checkpoint
+    from mathcoder_local.store import bundled_checkpoint
 
     target = tmp_path_factory.mktemp("nano") / "nano.f32.gguf"
     convert_checkpoint(make_plan(str(bundled_checkpoint()), outtype="f32", outfile=target), force=True)

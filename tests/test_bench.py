@@ -17,6 +17,7 @@ from mathcoder_local.bench.config import BenchSettings
 from mathcoder_local.bench.runner import BenchFinished, BenchStarted, ProblemScored, run_bench
 from mathcoder_local.cli import app
 from mathcoder_local.solve import EngineOptions
+from mathcoder_local.solve_config import SolveConfig
 
 N = 24
 
@@ -123,7 +124,7 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(reference, nano
 
 
 def test_majority_vote_over_samples(nano_gguf, tmp_path):
-    settings = BenchSettings(samples=3, temperature=0.7)
+    settings = BenchSettings(solve=SolveConfig(temperature=0.7), samples=3)
     final = bench(nano_gguf, tmp_path / "maj", limit=3, parallel=3, settings=settings)[-1]
     for row in rows(tmp_path / "maj"):
         assert len(row["samples"]) == 3

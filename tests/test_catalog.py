@@ -7,7 +7,7 @@ from importlib import resources
 
 import pytest
 
-from mathcoder_local.catalog import QUANTS, Architecture, load_catalog
+from mathcoder_local.store.catalog import QUANTS, Architecture, load_catalog
 
 
 def raw():

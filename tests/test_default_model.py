@@ -7,10 +7,10 @@ import json
 from typer.testing import CliRunner
 
 from mathcoder_local.cli import app
-from mathcoder_local.default_model import bundled_checkpoint, default_model_path
 from mathcoder_local.events import Finished
 from mathcoder_local.executor import WithheldSession
 from mathcoder_local.solve import EngineOptions, load_engine, make_solver
+from mathcoder_local.store import bundled_checkpoint, bundled_gguf
 
 WAREHOUSE = "A warehouse holds 48213 boxes with 317 items each. How many items are there?"
 
@@ -25,14 +25,14 @@ def test_bundled_checkpoint_is_a_small_mathcoder_release():
 
 
 def test_converted_on_first_use_then_cached(monkeypatch):
-    first = default_model_path(announce=False)
+    first = bundled_gguf(on_status=None)
     stamp = first.stat().st_mtime_ns
 
     def no_second_conversion(*args, **kwargs):
         raise AssertionError("converted again")
 
     monkeypatch.setattr("mathcoder_local.convert.convert_checkpoint", no_second_conversion)
-    assert default_model_path(announce=False) == first and first.stat().st_mtime_ns == stamp
+    assert bundled_gguf(on_status=None) == first and first.stat().st_mtime_ns == stamp
 
 
 def test_solve_with_no_model_answers_from_executed_code():

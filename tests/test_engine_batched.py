@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from mathcoder_local.engine.base import ContextFull, SamplingParams
+from mathcoder_local.engine.base import ContextFull, SamplingParams, StopRules
 from mathcoder_local.engine.batched import BatchedLlama
 from mathcoder_local.engine.llama import LlamaEngine
 
@@ -93,6 +93,16 @@ def test_a_new_problem_on_a_sequence_drops_the_old_cells(batched, mathcoder_gguf
         assert _take(single.generate(prompt), 8) == again
     finally:
         single.close()
+
+
+def test_stop_rules_change_nothing_and_a_sequence_closes_without_the_batch(batched):
+    seq = batched.sequence(1)
+    prompt = seq.tokenize("one two three", bos=True)
+    plain = _take(seq.generate(prompt), 6)
+    assert _take(seq.generate(prompt, stops=StopRules(strings=("two",))), 6) == plain
+    seq.close()  # the batch owns the context: the other sequences (and this one) go on
+    assert _take(seq.generate(prompt), 6) == plain
+    assert len(_take(batched.sequence(0).generate(prompt), 3)) == 3
 
 
 def test_context_is_per_sequence(batched):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mathcoder_local.devtools.scripted import ScriptedTokens
-from mathcoder_local.engine.base import ContextFull, SamplingParams
+from mathcoder_local.engine.base import ContextFull, SamplingParams, StopRules
 from mathcoder_local.engine.llama import LlamaEngine, default_gpu_layers
 from mathcoder_local.errors import UserError
 
@@ -45,6 +45,16 @@ def test_same_sequence_again_reevaluates_only_the_last_token(mathcoder_engine):
     before = e.counters.evaluated_tokens
     take(e.generate(a), 1)
     assert e.counters.evaluated_tokens - before == 1
+
+
+def test_stop_rules_change_nothing_in_process(mathcoder_gguf):
+    """Token by token, the caller stops pulling where a format wants control back: the rules are not needed."""
+    e = LlamaEngine(mathcoder_gguf, n_ctx=512, n_threads=2)
+    p = e.tokenize("<|user|><|text|>Compute 12*34<|endofblock|><|assistant|>", special=True, bos=True)
+    stops = StopRules(strings=("```output",), tokens=(e.token_id("<|endofblock|>"),))
+    plain = take(e.generate(p), 8)
+    assert take(e.generate(p, stops=stops), 8) == plain
+    e.close()
 
 
 def test_greedy_generation_is_deterministic_and_cache_consistent(mathcoder_gguf):

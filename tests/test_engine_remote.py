@@ -18,12 +18,15 @@ from typer.testing import CliRunner
 
 from mathcoder_local.bench.runner import BenchFinished, run_bench
 from mathcoder_local.cli import app
-from mathcoder_local.engine.base import SamplingParams
+from mathcoder_local.engine.base import SamplingParams, StopRules
 from mathcoder_local.engine.remote import RemoteOptions, ServerError, ServerInfo, probe_server
 from mathcoder_local.errors import UserError
 from mathcoder_local.events import Finished
+from mathcoder_local.formats.base import BlockTracker, PromptFormat, Step, utf8_decoder
+from mathcoder_local.formats.mathcoder import MathCoderFormat
 from mathcoder_local.solve import load_remote_engine, make_solver
-from mathcoder_local.solver import SolveLimits
+from mathcoder_local.solve_config import SolveConfig
+from mathcoder_local.solver import Solver
 
 WAREHOUSE = "A warehouse holds 48213 boxes with 317 items each. How many items are there?"
 QUICK = RemoteOptions(backoff=0.01, backoff_cap=0.05, probe_attempts=1)
@@ -96,8 +99,8 @@ def one_line_error(result, *messages):
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
 
 
-def transcript(engine, question, **solver_options):
-    final = list(make_solver(engine, **solver_options).solve(question))[-1]
+def transcript(engine, question, config=SolveConfig()):
+    final = list(make_solver(engine, config).solve(question))[-1]
     assert isinstance(final, Finished)
     return final
 
@@ -113,8 +116,8 @@ def test_solve_over_an_openai_server_runs_the_code_here(llama_servers):
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["answer"] == "15283521" and out["finish_reason"] == "answer"
-    kinds = [b["kind"] for b in out["blocks"]]
-    assert "code" in kinds and {"kind": "execution", "content": "15283521"} in out["blocks"]
+    blocks = [(b["kind"], b["content"]) for b in out["blocks"]]
+    assert "code" in {kind for kind, _ in blocks} and ("execution", "15283521") in blocks
     assert out["stats"]["code_blocks"] >= 1
 
 
@@ -164,6 +167,114 @@ def test_bench_spreads_problems_over_two_servers(nano_gguf, llama_servers, tmp_p
     assert refused.exit_code == 2 and "engine" in refused.output
 
 
+# --- a prompt format no engine knows --------------------------------------------------------------------
+
+TOY_STOP = " the"
+
+
+class ToyFenceTracker(BlockTracker):
+    """Plain text in which every " the" hands over to the executor; the code counts the words since the last."""
+
+    def __init__(self, engine) -> None:
+        super().__init__()
+        self._engine = engine
+        self._decoder = utf8_decoder()
+        self._since = ""
+
+    def feed(self, token: int) -> Step:
+        step = Step()
+        if self._engine.is_control(token) or self._engine.is_end_of_generation(token):
+            self._end_block(step.events)
+            step.action = "finish"
+            return step
+        if self._kind is None:
+            self._start_block("text", step.events)
+        text = self._decoder.decode(self._engine.token_bytes(token))
+        self._since += text
+        self._append(text, step.events)
+        if self._since.endswith(TOY_STOP):
+            words, self._since = len(self._since.split()), ""
+            self._end_block(step.events)
+            step.action, step.code = "execute", f"print({words})"
+        return step
+
+
+class ToyFenceFormat(PromptFormat):
+    """A fence format of its own: the nano model's prompt opened into a text block, so that it writes plain
+    text; generation stops at the text " the", the result is written back as "<output>," mid-text."""
+
+    name = "toy-fence"
+    max_rounds = 4
+    round_unit = "calls"
+
+    def __init__(self, engine) -> None:
+        super().__init__(engine)
+        self._mathcoder = MathCoderFormat(engine)
+
+    def prompt_tokens(self, question: str) -> list[int]:
+        return [*self._mathcoder.prompt_tokens(question), self._mathcoder.ids["<|text|>"]]
+
+    def tracker(self) -> ToyFenceTracker:
+        return ToyFenceTracker(self.engine)
+
+    def execution_text(self, cell) -> str:
+        return cell.stdout.strip()
+
+    def execution_tokens(self, text: str) -> list[int]:
+        anchor = self.engine.tokenize("\n")
+        tokens = self.engine.tokenize(f"\n{text},")
+        return tokens[len(anchor) :]
+
+    def extract_answer(self, blocks) -> str:
+        outputs = [b.content for b in blocks if b.kind == "execution"]
+        return outputs[-1] if outputs else ""
+
+    def rounds_used(self, tracker: BlockTracker) -> int:
+        return sum(1 for b in tracker.blocks if b.kind == "execution")
+
+    def stop_rules(self) -> StopRules:
+        return StopRules(strings=(TOY_STOP,))
+
+
+def test_a_new_fence_format_runs_over_an_openai_server(nano_gguf, llama_servers):
+    """A format defined here, with its own stop string, over llama-cpp-python's server: the same blocks and
+    tokens as in process, code run at every stop. In process the tracker also ends at the model's first block
+    token, which a text-only server cannot show, so both runs stop one token before it."""
+    from mathcoder_local.datasets import load_dataset
+    from mathcoder_local.engine.llama import LlamaEngine
+
+    questions = [WAREHOUSE] + [p.question for p in load_dataset("nano")[:3]]
+    local = LlamaEngine(nano_gguf, n_ctx=2048, n_threads=1)
+    remote = load_remote_engine(str(nano_gguf), [llama_servers[0]], n_ctx=2048, options=QUICK)
+    answers: list[tuple[dict, dict]] = []
+    post = remote.client.post
+
+    def recording(path, body, **options):
+        answer = post(path, body, **options)
+        answers.append((body, answer))
+        return answer
+
+    remote.client.post = recording
+    executions = 0
+    try:
+        for question in questions:
+            whole = list(Solver(local, ToyFenceFormat(local)).solve(question))[-1]
+            config = SolveConfig(max_tokens=whole.stats.generated_tokens - 1)
+            want = list(Solver(local, ToyFenceFormat(local), config).solve(question))[-1]
+            got = list(Solver(remote, ToyFenceFormat(remote), config).solve(question))[-1]
+            assert (got.blocks, got.finish_reason, got.format) == (want.blocks, want.finish_reason, "toy-fence")
+            assert got.stats.generated_tokens == want.stats.generated_tokens
+            executions += sum(1 for b in got.blocks if b.kind == "execution")
+            assert all(b.content.endswith(TOY_STOP) for b in got.blocks[:-1] if b.kind == "text")
+    finally:
+        local.close()
+    assert executions >= len(questions) + 1  # at least one answer went on past written-back output to a stop
+    assert remote.stats.requests > executions
+    # the server stopped at the stop string each time: it was asked to, and no answer runs past one
+    assert answers and all(body["stop"] == [TOY_STOP] for body, _ in answers)
+    assert not any(TOY_STOP in answer["choices"][0]["text"] for _, answer in answers)
+
+
 # --- TGI -------------------------------------------------------------------------------------------------
 
 
@@ -173,7 +284,7 @@ def test_solve_over_tgi(tgi):
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["answer"] == "15283521"
-    assert {"kind": "execution", "content": "15283521"} in out["blocks"]
+    assert ("execution", "15283521") in [(b["kind"], b["content"]) for b in out["blocks"]]
     assert ("GET", "/info") in tgi.requests and ("POST", "/generate") in tgi.requests
     info = probe_server(tgi.url)
     assert (info.kind, info.max_total_tokens, info.max_input_tokens) == ("tgi", 2048, 1536)
@@ -183,14 +294,14 @@ def test_tora_over_tgi_is_token_exact(tora_gguf):
     """ToRA's stop at ```output and TGI's token details: the same tokens as in process (random weights)."""
     from mathcoder_local.engine.llama import LlamaEngine
 
-    limits = SolveLimits(max_tokens=48)
+    config = SolveConfig(max_tokens=48)
     with TGIStandIn(tora_gguf) as server:
         remote = load_remote_engine(str(tora_gguf), [server.url], options=QUICK)
         local = LlamaEngine(tora_gguf, n_ctx=2048, n_threads=1)
         try:
             for question in ("What is 2 + 3?", "Solve x + 1 = 3."):
-                want = transcript(local, question, limits=limits)
-                got = transcript(remote, question, limits=limits)
+                want = transcript(local, question, config)
+                got = transcript(remote, question, config)
                 assert (got.blocks, got.finish_reason, got.format) == (want.blocks, want.finish_reason, "tora")
         finally:
             local.close()
@@ -232,7 +343,7 @@ def test_a_down_server_is_one_line_naming_it(nano_gguf, tgi, tmp_path):
 def test_prompts_written_as_text_tokenize_back_exactly(nano_gguf):
     """The text prompt for servers that take text (special tokens written out, BOS and word-start spaces left
     to the server's tokenizer) tokenizes back to the same token list, execution output included."""
-    from mathcoder_local.engine.openai_server import OpenAIEngine
+    from mathcoder_local.engine.remote.openai import OpenAIEngine
     from mathcoder_local.formats import make_format
 
     info = ServerInfo(url="http://127.0.0.1:9", kind="openai", dialect="llama.cpp")

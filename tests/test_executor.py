@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
+from waiting import process_exited, wait_until
 
 from mathcoder_local.executor import ExecutorLimits, ExecutorSession
 
@@ -69,16 +71,23 @@ def test_timeout_kills_the_worker_and_the_next_block_gets_a_new_one(session):
     assert session.run("kept").error == "NameError"  # state went with the killed worker
 
 
-def test_children_of_the_worker_die_with_it(tmp_path):
-    marker = tmp_path / "alive"
-    with ExecutorSession(ExecutorLimits(timeout=1.0)) as s:
-        child = f"import time; time.sleep(3); open({str(marker)!r}, 'w')"
-        code = f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {child!r}])\nwhile True: pass"
+def test_children_of_the_worker_die_with_it():
+    with ExecutorSession(ExecutorLimits(timeout=3.0)) as s:
+        # The child writes its pid into the session folder (the one place it may write), then sleeps for so
+        # long that only the timeout's kill of the whole group ends it. The worker spins once it has the pid.
+        child = (
+            "import os, time\nopen('pid.tmp', 'w').write(str(os.getpid()))\nos.rename('pid.tmp', 'pid')\n"
+            "time.sleep(600)"
+        )
+        code = (
+            f"import os, subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {child!r}])\n"
+            "while not os.path.exists('pid'): pass\nwhile True: pass"
+        )
         assert s.run(code).timed_out
-    import time
-
-    time.sleep(3.5)
-    assert not marker.exists()
+        pid_file = Path(s.workdir) / "pid"
+        assert pid_file.exists(), "the child did not start before the timeout"
+        pid = int(pid_file.read_text())
+        wait_until(lambda: process_exited(pid), timeout=5.0, message=f"the worker's child {pid} outlived the timeout")
 
 
 def test_worker_death_is_reported_not_raised(session):

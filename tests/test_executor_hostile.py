@@ -1,4 +1,4 @@
-"""The hostile-code battery (issue 6): programs a model might write to hurt the machine or escape its executor.
+"""The hostile-code battery: programs a model might write to hurt the machine or escape its executor.
 
 For every program: the model gets a clear error text (what it would read back), the wall time stays bounded,
 the host is unchanged (a sentinel file and a fake ~/.ssh key outside the session folder survive unchanged,

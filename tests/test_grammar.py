@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from mathcoder_local.devtools.scripted import ScriptedTokens, mathcoder_script
-from mathcoder_local.engine.grammar import mathcoder_turn_grammar, validate_gbnf
+from mathcoder_local.engine.grammar import validate_gbnf
 from mathcoder_local.engine.llama import LlamaEngine
 from mathcoder_local.errors import GrammarError
+from mathcoder_local.formats.mathcoder_grammar import mathcoder_turn_grammar
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,13 @@ from mathcoder_local.devtools.scripted import ScriptedTokens, mathcoder_script, 
 from mathcoder_local.events import (
     BlockEnded,
     BlockStarted,
-    ExecutionResult,
     Finished,
+    Rounds,
     TextDelta,
 )
-from mathcoder_local.executor.session import ExecutorLimits
 from mathcoder_local.formats import MathCoderFormat, ToraFormat
-from mathcoder_local.solver import SolveLimits, Solver
+from mathcoder_local.solve_config import SolveConfig
+from mathcoder_local.solver import Solver
 
 QUESTION = "A warehouse holds 48213 boxes with 317 items each. How many items are there?"
 GOOD = [
@@ -23,11 +23,17 @@ GOOD = [
 ]
 
 
-def run(engine, fmt, script, **kw):
-    solver = Solver(engine, fmt, logits_processor=ScriptedTokens(script, engine.eos_id), **kw)
-    events = list(solver.solve(QUESTION, **({"should_stop": kw.pop("should_stop")} if "should_stop" in kw else {})))
+def run(engine, fmt, script, **config):
+    """Solve QUESTION with the model's tokens scripted; `config` fields on top of no grammar."""
+    settings = SolveConfig(**{"grammar": False, **config})
+    solver = Solver(engine, fmt, settings, logits_processor=ScriptedTokens(script, engine.eos_id))
+    events = list(solver.solve(QUESTION))
     assert isinstance(events[-1], Finished)
     return events, events[-1]
+
+
+def executions(events):
+    return [ev.block for ev in events if isinstance(ev, BlockEnded) and ev.block.kind == "execution"]
 
 
 def test_mathcoder_solve_runs_the_code_and_answers(mathcoder_engine):
@@ -36,11 +42,13 @@ def test_mathcoder_solve_runs_the_code_and_answers(mathcoder_engine):
     assert done.finish_reason == "answer" and done.answer == "15283521"
     assert [b.kind for b in done.blocks] == ["text", "code", "execution", "text", "text"]
     assert done.blocks[2].content == "15283521"
-    executions = [ev for ev in events if isinstance(ev, ExecutionResult)]
-    assert len(executions) == 1 and executions[0].error is None
-    # event order around the execution block
-    i = events.index(executions[0])
-    assert events[i - 1] == BlockStarted("execution") and isinstance(events[i + 1], BlockEnded)
+    ran = executions(events)
+    assert len(ran) == 1 and ran[0].result is not None and ran[0].result.error is None
+    assert ran[0] == done.blocks[2]  # the result travels on its block, into Finished too
+    # the execution block starts when the code is handed to the executor and ends with its result
+    i = next(i for i, ev in enumerate(events) if isinstance(ev, BlockEnded) and ev.block.kind == "execution")
+    assert events[i - 1] == BlockStarted("execution")
+    assert done.to_dict()["blocks"][2]["error"] is None and done.to_dict()["blocks"][2]["timed_out"] is False
     streamed = "".join(ev.text for ev in events if isinstance(ev, TextDelta) and ev.kind == "code")
     assert streamed == GOOD[1][1]
 
@@ -79,22 +87,26 @@ def test_error_timeout_and_empty_blocks_are_written_back(mathcoder_engine):
         ("code", "print('still here')"),
         ("text", "done"),
     ]
-    events, done = run(e, MathCoderFormat(e), mathcoder_script(e, blocks), executor_limits=ExecutorLimits(timeout=1))
-    results = [ev for ev in events if isinstance(ev, ExecutionResult)]
-    assert [r.error for r in results] == [None, "NameError", "Timeout", None]
-    assert results[0].output == "<empty_execution>"
-    assert "NameError: name 'undefined_name' is not defined" in results[1].output
-    assert results[2].timed_out and "TimeoutError" in results[2].output
-    assert results[3].output == "still here"
+    events, done = run(e, MathCoderFormat(e), mathcoder_script(e, blocks), timeout=1)
+    results = executions(events)
+    assert [r.result.error for r in results] == [None, "NameError", "Timeout", None]
+    assert [r.result.status for r in results] == ["ok", "error", "timeout", "ok"]
+    assert results[0].content == "<empty_execution>"
+    assert "NameError: name 'undefined_name' is not defined" in results[1].content
+    assert results[2].result.timed_out and "TimeoutError" in results[2].content
+    assert results[3].content == "still here"
     assert done.finish_reason == "answer" and done.answer == "done"
 
 
 def test_mathcoder_round_limit_is_16_blocks(mathcoder_engine):
     e = mathcoder_engine
     blocks = [("text", f"Thinking {i}.") for i in range(20)]
-    _, done = run(e, MathCoderFormat(e), mathcoder_script(e, blocks))
+    events, done = run(e, MathCoderFormat(e), mathcoder_script(e, blocks))
     assert done.finish_reason == "max_blocks"
     assert sum(b.kind == "text" for b in done.blocks) == 16
+    counts = [ev.rounds for ev in events if isinstance(ev, BlockEnded)]
+    assert counts == [Rounds(i, 16, "blocks") for i in range(1, 17)]
+    assert done.rounds == Rounds(16, 16, "blocks")
 
 
 def test_last_allowed_block_is_still_executed(mathcoder_engine):
@@ -110,8 +122,15 @@ def test_tora_solve_and_its_four_call_limit(tora_engine):
     step = "Compute.\n```python\nprint({n} * 2)\n```\n```output"
     script = tora_script(e, [step.format(n=n) for n in range(6)])
     events, done = run(e, ToraFormat(e), script)
-    results = [ev.output for ev in events if isinstance(ev, ExecutionResult)]
+    results = [b.content for b in executions(events)]
     assert results == ["0", "2", "4", "6"]
+    assert done.rounds == Rounds(4, 4, "calls")
+    assert [ev.rounds.used for ev in events if isinstance(ev, BlockEnded) and ev.block.kind == "execution"] == [
+        1,
+        2,
+        3,
+        4,
+    ]
     assert done.finish_reason == "max_blocks" and done.answer == "6"
     # with no round left, the model's last "```output" token and the output block appended after it are
     # part of the transcript but never need evaluating
@@ -133,10 +152,10 @@ def test_tora_solve_to_the_answer(tora_engine):
 def test_token_limits(mathcoder_engine):
     e = mathcoder_engine
     long_block = [("text", "word " * 200)]
-    _, done = run(e, MathCoderFormat(e), mathcoder_script(e, long_block), limits=SolveLimits(max_block_tokens=50))
+    _, done = run(e, MathCoderFormat(e), mathcoder_script(e, long_block), max_block_tokens=50)
     assert done.finish_reason == "max_block_tokens" and done.stats.generated_tokens == 51
     many = [("text", "ab " * 10)] * 10
-    _, done = run(e, MathCoderFormat(e), mathcoder_script(e, many), limits=SolveLimits(max_tokens=100))
+    _, done = run(e, MathCoderFormat(e), mathcoder_script(e, many), max_tokens=100)
     assert done.finish_reason == "max_tokens" and done.stats.generated_tokens == 100
     assert done.blocks[-1].kind == "text"  # the open block is closed and kept
 
@@ -154,7 +173,47 @@ def test_context_full(mathcoder_gguf):
 def test_cancel(mathcoder_engine):
     e = mathcoder_engine
     seen = []
-    solver = Solver(e, MathCoderFormat(e), logits_processor=ScriptedTokens(mathcoder_script(e, GOOD), e.eos_id))
+    solver = Solver(
+        e,
+        MathCoderFormat(e),
+        SolveConfig(grammar=False),
+        logits_processor=ScriptedTokens(mathcoder_script(e, GOOD), e.eos_id),
+    )
     for ev in solver.solve(QUESTION, should_stop=lambda: len(seen) > 5):
         seen.append(ev)
     assert seen[-1].finish_reason == "cancelled"
+
+
+def test_round_limit_from_the_configuration(mathcoder_engine):
+    e = mathcoder_engine
+    blocks = [("text", "a"), ("code", "2 + 2"), ("text", "never")]
+    _, done = run(e, MathCoderFormat(e), mathcoder_script(e, blocks), max_rounds=2)
+    assert done.finish_reason == "max_blocks" and done.rounds == Rounds(2, 2, "blocks")
+
+
+def test_the_configuration_is_validated(mathcoder_engine):
+    import pytest
+
+    from mathcoder_local.errors import UserError
+
+    e = mathcoder_engine
+    for bad, option in (
+        ({"temperature": -1}, "--temperature"),
+        ({"top_p": 0}, "--top-p"),
+        ({"max_tokens": 0}, "--max-tokens"),
+        ({"timeout": 0}, "--timeout"),
+        ({"format": "nope"}, "format"),
+    ):
+        with pytest.raises(UserError, match=option):
+            Solver(e, MathCoderFormat(e), SolveConfig(**bad))
+
+
+def test_grammar_follows_the_format_by_default(mathcoder_engine, tora_engine):
+    import pytest
+
+    from mathcoder_local.errors import UserError
+
+    assert Solver(mathcoder_engine, MathCoderFormat(mathcoder_engine)).grammar is not None
+    assert Solver(tora_engine, ToraFormat(tora_engine)).grammar is None
+    with pytest.raises(UserError, match="has no grammar"):
+        Solver(tora_engine, ToraFormat(tora_engine), SolveConfig(grammar=True))

@@ -116,7 +116,10 @@ async def test_solve_streams_the_transcript_and_saves_it(nano_gguf):
         entries = app.history.entries()
         assert len(entries) == 1 and entries[0].answer == ANSWER and entries[0].question == QUESTION
         executions = [b for b in entries[0].blocks if b["kind"] == "execution"]
-        assert executions == [{"kind": "execution", "content": ANSWER, "error": None, "timed_out": False}]
+        assert [{k: v for k, v in b.items() if k != "seconds"} for b in executions] == [
+            {"kind": "execution", "content": ANSWER, "error": None, "timed_out": False}
+        ]
+        assert executions[0]["seconds"] >= 0
         history_list = screen.query_one(HistoryList)
         assert history_list.option_count == 1 and history_list.highlighted_entry_id == entries[0].id
         assert screen.query_one(ProblemInput).text == ""  # cleared for the next problem
@@ -393,17 +396,22 @@ def _row(id, subject, level, correct, blocks, prediction="1", gold="1", finish="
 OK_BLOCKS = [
     {"kind": "text", "content": "Add them."},
     {"kind": "code", "content": "2 + 3"},
-    {"kind": "execution", "content": "5"},
+    {"kind": "execution", "content": "5", "error": None, "timed_out": False},
     {"kind": "text", "content": "5"},
 ]
 ERROR_BLOCKS = [
     {"kind": "code", "content": "x + 1"},
-    {"kind": "execution", "content": "NameError: name 'x' is not defined"},
+    {"kind": "execution", "content": "NameError: name 'x' is not defined", "error": "NameError", "timed_out": False},
     {"kind": "text", "content": "7"},
 ]
 TIMEOUT_BLOCKS = [
     {"kind": "code", "content": "while True: pass"},
-    {"kind": "execution", "content": "TimeoutError: the code ran longer than 6 s and was stopped"},
+    {
+        "kind": "execution",
+        "content": "TimeoutError: the code ran longer than 6 s and was stopped",
+        "error": "Timeout",
+        "timed_out": True,
+    },
     {"kind": "text", "content": "0"},
 ]
 

@@ -1,1 +1,1 @@
-"""bench (issue 5)."""
+"""`bench`: many problems through the solve loop at once, resumable, graded, in a run folder."""

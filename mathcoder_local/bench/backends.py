@@ -19,7 +19,7 @@ class Backend:
 
     engines: list[Engine]  # one per worker thread
     model_path: str
-    identity: dict[str, object] | None  # the run identity's `engine` (None: local, as before)
+    identity: dict[str, object] | None  # the run identity's `engine` (None: a local run has none)
     facts: dict[str, object]  # what config records beside the identity
     session_stats: Callable[[], dict[str, object]]  # metrics.json's view of this session's decoding
     close: Callable[[], None]
@@ -73,7 +73,7 @@ def remote_backend(
     infos = connect(servers, kind=kind, options=options)
     vocab = remote_vocabulary(model, infos[0])
     engines = [
-        make_engine(infos[i % len(infos)], vocab, n_ctx=settings.n_ctx, prompt_format=settings.format, options=options)
+        make_engine(infos[i % len(infos)], vocab, n_ctx=settings.n_ctx, options=options)
         for i in range(parallel * len(infos))
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Sequence
@@ -13,26 +13,33 @@ from typing import Sequence
 from mathcoder_local import __version__
 from mathcoder_local.datasets.records import Problem
 from mathcoder_local.paths import user_home
-from mathcoder_local.solver import SolveLimits
+from mathcoder_local.solve import EngineOptions
+from mathcoder_local.solve_config import SolveConfig
 
 
 @dataclass(frozen=True)
 class BenchSettings:
     """Everything that can change a problem's result. --resume requires these to match exactly."""
 
-    format: str | None = None  # None: detected from the model
-    system: str = ""
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
+    solve: SolveConfig = field(default_factory=SolveConfig)
     samples: int = 1  # K > 1: majority vote over K samples (maj@K)
-    grammar: bool | None = None
-    limits: SolveLimits = field(default_factory=SolveLimits)
-    timeout: float = 6.0  # seconds per code block
-    n_ctx: int = 4096  # per problem
+    n_ctx: int = EngineOptions.n_ctx  # per problem
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The identity layout run folders hold (config.json's `settings`), unchanged across versions."""
+        c = self.solve
+        return {
+            "format": c.format,
+            "system": c.system,
+            "temperature": c.temperature,
+            "top_p": c.top_p,
+            "seed": c.seed,
+            "samples": self.samples,
+            "grammar": c.grammar,
+            "limits": {"max_rounds": c.max_rounds, "max_block_tokens": c.max_block_tokens, "max_tokens": c.max_tokens},
+            "timeout": c.timeout,
+            "n_ctx": self.n_ctx,
+        }
 
 
 def file_sha256(path: Path) -> str:

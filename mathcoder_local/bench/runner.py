@@ -33,7 +33,8 @@ from mathcoder_local.datasets import Problem, load_dataset, select
 from mathcoder_local.errors import UserError
 from mathcoder_local.events import Finished
 from mathcoder_local.paths import user_home
-from mathcoder_local.solve import EngineOptions, resolve_model
+from mathcoder_local.solve import EngineOptions
+from mathcoder_local.store.resolve import resolve_model
 
 if TYPE_CHECKING:
     from mathcoder_local.engine.remote import RemoteOptions
@@ -96,10 +97,9 @@ def _validate(parallel: int, settings: BenchSettings) -> None:
         raise UserError("--parallel must be at least 1")
     if settings.samples < 1:
         raise UserError("--samples must be at least 1")
-    if settings.samples > 1 and settings.temperature <= 0:
+    if settings.samples > 1 and settings.solve.temperature <= 0:
         raise UserError("--samples K needs --temperature > 0: greedy decoding gives K identical answers")
-    if settings.timeout <= 0:
-        raise UserError("--timeout must be a positive number of seconds")
+    settings.solve.validated()
 
 
 def run_bench(
@@ -144,8 +144,8 @@ def run_bench(
         else:
             backend = local_backend(resolve_model(model), engine_options, parallel, settings)
         closers.append(backend.close)
-        fmt = make_format(backend.engines[0], settings.format, system=settings.system).name
-        settings = replace(settings, format=fmt)
+        fmt = make_format(backend.engines[0], settings.solve.format, system=settings.solve.system).name
+        settings = replace(settings, solve=replace(settings.solve, format=fmt))
         folder = Path(out) if out is not None else default_out(dataset, backend.model_path)
         ident = identity(
             dataset=dataset,
@@ -204,26 +204,14 @@ def _run(backend, chosen, results, folder, config, settings, should_stop, sessio
     def work(seq: int) -> None:
         try:
             engine = engines[seq]
-            solver = make_solver(
-                engine,
-                format=settings.format,
-                system=settings.system,
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                grammar=settings.grammar,
-                limits=settings.limits,
-                timeout=settings.timeout,
-                session_factory=session_factory,
-            )
+            solver = make_solver(engine, settings.solve, session_factory=session_factory)
             while not stop.is_set():
                 try:
                     sample = jobs.get_nowait()
                 except queue.Empty:
                     return
-                solver.sampling = replace(
-                    solver.sampling, seed=sample_seed(settings.seed, sample.problem.id, sample.index)
-                )
-                events = solver.solve(sample.problem.question, should_stop=stop.is_set)
+                seed = sample_seed(settings.solve.seed, sample.problem.id, sample.index)
+                events = solver.solve(sample.problem.question, should_stop=stop.is_set, seed=seed)
                 sample.finished = next(e for e in events if isinstance(e, Finished))
                 sample.server = getattr(engine, "url", None)
                 if sample.finished.finish_reason == "cancelled":

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads with an engine, not with every module that names this interface
+    import numpy as np
 
 # Called once per sampled token with the full token sequence so far and the next-token logits (a copy);
 # returns the logits to sample from. Tests use it to script a model's output through the real engine.
-LogitsProcessor = Callable[[Sequence[int], np.ndarray], np.ndarray]
+LogitsProcessor = Callable[[Sequence[int], "np.ndarray"], "np.ndarray"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,33 @@ class SamplingParams:
     top_p: float = 1.0
     top_k: int = 0  # 0 = off
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class StopRules:
+    """Where one stretch of generation ends, as a prompt format tells an engine.
+
+    Engines in this process ignore it: the solve loop stops pulling tokens when its tracker says so. A remote
+    engine sends one request per stretch and needs to know where the server should stop, and how a boundary
+    that the server's output cannot show is made visible.
+    """
+
+    #: text stops the model writes (```output); kept in the output, so the tracker sees them
+    strings: tuple[str, ...] = ()
+    #: special tokens that end a stretch (a block's end, the message's end)
+    tokens: tuple[int, ...] = ()
+    #: every special token the format uses: written out as text for servers that take text, and turned back
+    #: into ids from answers that come back as text
+    specials: tuple[int, ...] = ()
+    #: special tokens, one of which starts each block, for servers whose output cannot show control tokens:
+    #: the block is chosen under a grammar that follows the token with a one-character tag per opener
+    block_openers: tuple[int, ...] = ()
+    #: the token that ends a block (with `block_openers`: the body runs up to it)
+    block_end: int | None = None
+    #: the token that ends the message where no block opens
+    message_end: int | None = None
+    #: grammars that the stop protocol already enforces on a server, so asking for them there is allowed
+    implied_grammar: tuple[str, ...] = ()
 
 
 @dataclass
@@ -86,10 +114,16 @@ class Engine(Protocol):
         sampling: SamplingParams = SamplingParams(),
         grammar: str | None = None,
         logits_processor: LogitsProcessor | None = None,
+        stops: StopRules | None = None,
     ) -> Iterator[int]:
         """Yield sampled tokens continuing `tokens`; the caller stops pulling to stop.
 
         Only the part of `tokens` not already in the KV cache is evaluated; a token yielded here is evaluated
-        when the next token is asked for, or by the next call if the caller appended it to `tokens`.
+        when the next token is asked for, or by the next call if the caller appended it to `tokens`. `stops`
+        says where the prompt format takes control back; engines that yield token by token may ignore it.
         """
+        ...
+
+    def close(self) -> None:
+        """Release what the engine holds (its context, its connection)."""
         ...

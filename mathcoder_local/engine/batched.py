@@ -26,6 +26,7 @@ from mathcoder_local.engine.base import (
     EngineCounters,
     LogitsProcessor,
     SamplingParams,
+    StopRules,
     reusable_prefix,
 )
 from mathcoder_local.engine.llama import (
@@ -266,6 +267,7 @@ class SequenceEngine(LlamaVocabulary):
         sampling: SamplingParams = SamplingParams(),
         grammar: str | None = None,
         logits_processor: LogitsProcessor | None = None,
+        stops: StopRules | None = None,  # token by token: the caller stops pulling
     ) -> Iterator[int]:
         if not tokens:
             raise ValueError("generate() needs at least one token (the prompt)")
@@ -298,3 +300,6 @@ class SequenceEngine(LlamaVocabulary):
         finally:
             owner._leave(self.seq)
             sampler.close()
+
+    def close(self) -> None:
+        """Nothing to release: the BatchedLlama owns the context and is closed once for every sequence."""

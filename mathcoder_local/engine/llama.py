@@ -18,6 +18,7 @@ from mathcoder_local.engine.base import (
     EngineCounters,
     LogitsProcessor,
     SamplingParams,
+    StopRules,
     reusable_prefix,
 )
 from mathcoder_local.engine.sampling import TokenSampler
@@ -176,6 +177,7 @@ class LlamaEngine(LlamaVocabulary):
         sampling: SamplingParams = SamplingParams(),
         grammar: str | None = None,
         logits_processor: LogitsProcessor | None = None,
+        stops: StopRules | None = None,  # token by token: the caller stops pulling
     ) -> Iterator[int]:
         if not tokens:
             raise ValueError("generate() needs at least one token (the prompt)")

@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
-from mathcoder_local.engine.base import Engine
-from mathcoder_local.events import Block, BlockEnded, BlockKind, BlockStarted, SolveEvent, TextDelta
+from mathcoder_local.engine.base import Engine, StopRules
+from mathcoder_local.events import Block, BlockEnded, BlockKind, BlockStarted, ExecutionResult, SolveEvent, TextDelta
 from mathcoder_local.executor.session import CellResult
 
 Action = Literal["continue", "execute", "finish"]
@@ -44,9 +44,9 @@ class BlockTracker(ABC):
         self._end_block(events)
         return events
 
-    def add_execution(self, output: str) -> Block:
+    def add_execution(self, output: str, result: ExecutionResult | None = None) -> Block:
         """Record the executor's result; the model's next tokens continue after it."""
-        block = Block("execution", output)
+        block = Block("execution", output, result)
         self.blocks.append(block)
         return block
 
@@ -90,6 +90,10 @@ class PromptFormat(ABC):
     name: str
     #: round limit: MathCoder counts model-written blocks, ToRA counts code executions
     max_rounds: int
+    #: what `rounds_used` counts, as views name it ("blocks", "calls")
+    round_unit: str
+    #: whether `grammar()` is applied when the configuration leaves it open
+    grammar_by_default: bool = False
 
     def __init__(self, engine: Engine, *, max_rounds: int | None = None) -> None:
         self.engine = engine
@@ -119,3 +123,7 @@ class PromptFormat(ABC):
     def grammar(self) -> str | None:
         """A GBNF grammar for one generation segment, or None when the format has none."""
         return None
+
+    @abstractmethod
+    def stop_rules(self) -> StopRules:
+        """Where one generation segment ends, for engines that generate a segment per request."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Sequence
 
 from mathcoder_local.answers import clean_short_answer, last_boxed
-from mathcoder_local.engine.base import Engine
-from mathcoder_local.engine.grammar import mathcoder_turn_grammar
+from mathcoder_local.engine.base import Engine, StopRules
 from mathcoder_local.errors import UserError
 from mathcoder_local.events import Block, SolveEvent
 from mathcoder_local.executor.session import CellResult
 from mathcoder_local.formats.base import BlockTracker, PromptFormat, Step, utf8_decoder
+from mathcoder_local.formats.mathcoder_grammar import mathcoder_turn_grammar
 
 SPECIAL_TOKENS = (
     "<|system|>",
@@ -108,6 +108,8 @@ class MathCoderTracker(BlockTracker):
 class MathCoderFormat(PromptFormat):
     name = "mathcoder"
     max_rounds = 16  # blocks the model may write, as MathCoder's inference loop allowed
+    round_unit = "blocks"
+    grammar_by_default = True  # block tokens only where a block may start: well-formed turns
 
     def __init__(self, engine: Engine, *, system: str = "", max_rounds: int | None = None) -> None:
         super().__init__(engine, max_rounds=max_rounds)
@@ -154,3 +156,14 @@ class MathCoderFormat(PromptFormat):
     def grammar(self) -> str:
         eom = self.ids["<|endofmessage|>"]
         return mathcoder_turn_grammar(end_of_message_is_eog=self.engine.is_end_of_generation(eom))
+
+    def stop_rules(self) -> StopRules:
+        i = self.ids
+        return StopRules(
+            tokens=(i["<|endofblock|>"], i["<|endofmessage|>"]),
+            specials=tuple(i[piece] for piece in SPECIAL_TOKENS),
+            block_openers=(i["<|text|>"], i["<|code|>"]),
+            block_end=i["<|endofblock|>"],
+            message_end=i["<|endofmessage|>"],
+            implied_grammar=tuple(mathcoder_turn_grammar(end_of_message_is_eog=eog) for eog in (True, False)),
+        )

@@ -11,9 +11,9 @@ import re
 from typing import Sequence
 
 from mathcoder_local.answers import after_answer_phrase, last_boxed, last_number
-from mathcoder_local.engine.base import Engine
+from mathcoder_local.engine.base import Engine, StopRules
 from mathcoder_local.errors import UserError
-from mathcoder_local.events import Block, SolveEvent
+from mathcoder_local.events import Block, ExecutionResult, SolveEvent
 from mathcoder_local.executor.session import CellResult
 from mathcoder_local.formats.base import BlockTracker, PromptFormat, Step, utf8_decoder
 
@@ -92,9 +92,9 @@ class ToraTracker(BlockTracker):
         self._consume(self._decoder.decode(self._engine.token_bytes(token)), step)
         return step
 
-    def add_execution(self, output: str) -> Block:
+    def add_execution(self, output: str, result: ExecutionResult | None = None) -> Block:
         self._segment = ""
-        return super().add_execution(output)
+        return super().add_execution(output, result)
 
     def _consume(self, text: str, step: Step, final: bool = False) -> None:
         self._segment += text
@@ -157,6 +157,7 @@ class ToraTracker(BlockTracker):
 class ToraFormat(PromptFormat):
     name = "tora"
     max_rounds = 4  # code executions, as ToRA's max_func_call
+    round_unit = "calls"
 
     def __init__(self, engine: Engine, *, system: str = "", max_rounds: int | None = None) -> None:
         if system:
@@ -189,3 +190,6 @@ class ToraFormat(PromptFormat):
 
     def rounds_used(self, tracker: BlockTracker) -> int:
         return tracker.code_blocks
+
+    def stop_rules(self) -> StopRules:
+        return StopRules(strings=(OUTPUT_STOP,))

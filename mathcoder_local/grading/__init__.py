@@ -1,4 +1,4 @@
-"""Answer checking (issue 5): equivalence, a worker-process pool with timeouts, and grading result files.
+"""Answer checking: equivalence, a worker-process pool with timeouts, and grading result files.
 
 What the bench calls: `AnswerChecker(workers, timeout)` once per run, then `check(prediction, gold)` from any
 thread (or `check_many(pairs)`); `answers_match(prediction, gold)` is the same verdict in-process, no timeout.

@@ -1,1 +1,1 @@
-"""The Textual terminal app (issue 7)."""
+"""The Textual terminal app: solve, history, settings, bench browser."""

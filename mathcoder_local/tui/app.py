@@ -25,8 +25,8 @@ from mathcoder_local.history import History
 from mathcoder_local.paths import user_home
 from mathcoder_local.settings import Settings, load_settings
 from mathcoder_local.solve import EngineOptions
+from mathcoder_local.store import model_label
 from mathcoder_local.tui.engine_host import EngineHost, EngineLoader, LoadedModel
-from mathcoder_local.tui.models import model_label
 from mathcoder_local.tui.screens.bench import BenchScreen
 from mathcoder_local.tui.screens.help import HelpScreen
 from mathcoder_local.tui.screens.settings import SettingsScreen

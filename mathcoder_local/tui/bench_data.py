@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 
 from mathcoder_local.bench.results import CONFIG, METRICS, RESULTS, read_rows, summarize
 from mathcoder_local.errors import UserError
-from mathcoder_local.tui.widgets.transcript import execution_status
+from mathcoder_local.events import Block
 
 Row = Mapping[str, object]
 
@@ -73,9 +73,7 @@ def row_timed_out(row: Row) -> bool:
         return True
     blocks = row.get("blocks") or []
     return any(
-        isinstance(b, Mapping)
-        and b.get("kind") == "execution"
-        and execution_status(str(b.get("content", ""))) == "timeout"
+        isinstance(b, Mapping) and (result := Block.from_dict(b).result) is not None and result.timed_out
         for b in blocks  # type: ignore[union-attr]
     )
 

@@ -8,7 +8,6 @@ loop's events to `run.events` without ever waiting on the UI, and the UI drains 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
@@ -17,12 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from mathcoder_local.engine.base import Engine
-from mathcoder_local.events import Block, BlockEnded, Finished, SolveEvent, SolveStats
+from mathcoder_local.events import Block, BlockEnded, Finished, Rounds, SolveEvent, SolveStats
 from mathcoder_local.executor.forkserver import ForkServer
 from mathcoder_local.executor.session import DEFAULT_PRELOAD, CellResult, ExecutorLimits, ExecutorSession
 from mathcoder_local.settings import Settings
 from mathcoder_local.solve import EngineOptions, load_engine
-from mathcoder_local.solver import SolveLimits
 
 EngineLoader = Callable[[str, EngineOptions], Engine]
 
@@ -55,7 +53,7 @@ class SolveRun:
         self.started: float | None = None  # perf_counter when generation began (after the model was free)
         self.engine: Engine | None = None
         self.tokens_at_start = 0
-        self.max_rounds: int | None = None
+        self.rounds: Rounds | None = None  # the solver's count before its first event: none used of the limit
         self.format: str | None = None
         self._session: _StoppableSession | None = None
 
@@ -103,16 +101,11 @@ class EngineHost:
 
     @staticmethod
     def resolve(model: str | None, on_status: Callable[[str], None] = lambda s: None) -> str:
-        """The settings' model, else $MATHCODER_LOCAL_MODEL, else the bundled model (converted on first use)."""
-        chosen = model or os.environ.get("MATHCODER_LOCAL_MODEL")
-        if chosen:
-            from mathcoder_local.solve import resolve_model
+        """The settings' model, else $MATHCODER_LOCAL_MODEL, else the bundled model (converted on first use),
+        resolved as every command resolves `--model`; preparing the bundled model is reported to `on_status`."""
+        from mathcoder_local.store.resolve import resolve_model
 
-            return resolve_model(os.fspath(Path(chosen).expanduser()))
-        from mathcoder_local.default_model import default_model_path
-
-        on_status("preparing the bundled model (converted on first use)")
-        return os.fspath(default_model_path(announce=False))
+        return resolve_model(model, on_status=on_status)
 
     def load(self, settings: Settings, on_status: Callable[[str], None] = lambda s: None) -> LoadedModel:
         """Load the settings' model in place of the current one (blocking)."""
@@ -143,19 +136,14 @@ class EngineHost:
                 engine = self.engine
                 if engine is None:
                     raise RuntimeError("no model is loaded (choose one in Settings, F2)")
-                s = run.settings
                 solver = make_solver(
                     engine,
-                    format=s.format,
-                    temperature=s.temperature,
-                    seed=self.options.seed,
-                    grammar=s.grammar,
-                    limits=SolveLimits(max_rounds=s.max_blocks),
-                    timeout=s.timeout,
+                    run.settings.solve_config(seed=self.options.seed),
                     session_factory=lambda limits: run.new_session(limits, self._fork_server()),
                 )
                 run.engine, run.tokens_at_start = engine, engine.counters.sampled_tokens
-                run.max_rounds, run.format = solver.max_rounds, solver.format.name
+                run.rounds = Rounds(0, solver.max_rounds, solver.format.round_unit)
+                run.format = solver.format.name
                 run.started = time.perf_counter()
                 try:
                     for event in solver.solve(run.question, should_stop=run.stop.is_set):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from textual import on
@@ -12,14 +13,36 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from mathcoder_local.errors import UserError
+from mathcoder_local.formats import FORMATS
 from mathcoder_local.settings import Settings, save_settings, settings_path
-from mathcoder_local.tui.models import model_choices
+from mathcoder_local.store import present_models
+from mathcoder_local.store.inventory import same_file
 
 if TYPE_CHECKING:
     from mathcoder_local.tui.app import MathcoderApp
 
 BUNDLED = "__bundled__"  # Select values cannot be None
 AUTO = "auto"
+
+
+def model_options(current: str | None) -> list[tuple[str, str]]:
+    """(label, value) pairs for the model picker: the models `mathcoder-local models` lists as present, by name.
+
+    The bundled model's value is BUNDLED (the setting None); a registered model's is its name. The entry that
+    `current` names (by name or by its file) takes `current` as its value, so the form shows it selected; a
+    `current` that names none of them gets an entry of its own.
+    """
+    options: list[tuple[str, str]] = []
+    matched = current is None
+    for row in present_models():
+        value = BUNDLED if row.origin == "bundled" else row.name
+        if not matched and (current == row.name or (Path(row.path).is_file() and same_file(row.path, current))):
+            value, matched = current, True
+        detail = "bundled, default" if row.origin == "bundled" else f"{row.format}, {row.quant}"
+        options.append((f"{row.name} ({detail})", value))
+    if not matched:
+        options.append((Path(current).name, current))
+    return options
 
 
 class SettingsScreen(Screen):
@@ -38,14 +61,14 @@ class SettingsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         s = self.settings
-        models = [(c.label, c.path or BUNDLED) for c in model_choices(s.model)]
+        models = model_options(s.model)
         with VerticalScroll(id="settings-form"):
             yield Static(f"Settings · saved to {settings_path().name} in the user directory", id="settings-title")
             yield from self._row(
                 "Model",
                 Select(models, value=s.model or BUNDLED, allow_blank=False, id="model", compact=True),
             )
-            formats = [("detect from the model", AUTO), ("mathcoder", "mathcoder"), ("tora", "tora")]
+            formats = [("detect from the model", AUTO), *((name, name) for name in FORMATS)]
             yield from self._row(
                 "Format", Select(formats, value=s.format or AUTO, allow_blank=False, id="format", compact=True)
             )
@@ -60,12 +83,15 @@ class SettingsScreen(Screen):
                     type="integer",
                     id="max_blocks",
                     compact=True,
-                    placeholder="format default (mathcoder 16, tora 4)",
+                    placeholder="format default ("
+                    + ", ".join(f"{name} {cls.max_rounds}" for name, cls in FORMATS.items())
+                    + ")",
                 ),
             )
             yield from self._row("Code timeout (s)", Input(f"{s.timeout:g}", type="number", id="timeout", compact=True))
             grammar = AUTO if s.grammar is None else "on" if s.grammar else "off"
-            options = [("auto (on for mathcoder)", AUTO), ("on", "on"), ("off", "off")]
+            with_grammar = ", ".join(name for name, cls in FORMATS.items() if cls.grammar_by_default)
+            options = [(f"auto (on for {with_grammar})", AUTO), ("on", "on"), ("off", "off")]
             yield from self._row(
                 "Grammar", Select(options, value=grammar, allow_blank=False, id="grammar", compact=True)
             )

@@ -13,13 +13,13 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Label, OptionList
 
-from mathcoder_local.events import BlockEnded, ExecutionResult, Finished
+from mathcoder_local.events import BlockEnded, BlockStarted, Finished, Rounds
 from mathcoder_local.history import HistoryEntry, export_markdown
 from mathcoder_local.tui.engine_host import SolveRun
 from mathcoder_local.tui.widgets.history_list import HistoryList
 from mathcoder_local.tui.widgets.problem_input import ProblemInput
 from mathcoder_local.tui.widgets.status import StatusLine
-from mathcoder_local.tui.widgets.transcript import Transcript, blocks_with_results
+from mathcoder_local.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
     from mathcoder_local.tui.app import MathcoderApp
@@ -43,11 +43,11 @@ class SolveScreen(Screen):
         super().__init__()
         self.current: SolveRun | None = None  # the latest solve (running or finished)
         self.entry: HistoryEntry | None = None  # the saved problem shown in the transcript
-        self._results: list[ExecutionResult] = []
+        self._exec_seconds = 0.0  # time the current solve's finished code blocks ran
         self._final: Finished | None = None  # the current solve's Finished event, once it came
         self._settled = True  # the current solve has ended and everything it produced is on screen
         self._code_since: float | None = None  # when the code block now running was handed to the executor
-        self._rounds = 0
+        self._rounds: Rounds | None = None  # the loop's latest count (None: before the solve started)
         self._drain_timer: Timer | None = None
         self._last_status = 0.0
 
@@ -123,7 +123,7 @@ class SolveScreen(Screen):
         app = self.mc_app
         run = SolveRun(question, app.settings)
         self.current, self.entry = run, None
-        self._results, self._final, self._rounds, self._last_status = [], None, 0, 0.0
+        self._exec_seconds, self._final, self._rounds, self._last_status = 0.0, None, None, 0.0
         self._settled, self._code_since = False, None
         box = self.problem_input
         box.remember(question)
@@ -164,15 +164,17 @@ class SolveScreen(Screen):
             events.append(run.events.popleft())
         finished: Finished | None = None
         for event in events:
-            if isinstance(event, ExecutionResult):
-                self._results.append(event)
-                self._code_since, self._last_status = None, 0.0
+            if isinstance(event, BlockStarted) and event.kind == "execution":  # the executor runs the code now
+                self._code_since, self._last_status = time.perf_counter(), 0.0
             elif isinstance(event, BlockEnded):
-                self._rounds += self._counts_as_round(event.block.kind, run)
-                if event.block.kind == "code":  # the loop runs it next
-                    self._code_since, self._last_status = time.perf_counter(), 0.0
+                self._rounds = event.rounds or self._rounds
+                result = event.block.result
+                if result is not None:
+                    self._exec_seconds += result.seconds
+                    self._code_since, self._last_status = None, 0.0
             elif isinstance(event, Finished):
                 finished = event
+                self._rounds = event.rounds or self._rounds
         if events:
             await self.transcript.apply(events)
         now = time.perf_counter()
@@ -190,30 +192,25 @@ class SolveScreen(Screen):
                 self.status.set(state="error", state_style="red")
                 self.notify(run.error, title="Solve failed", severity="error", timeout=8)
 
-    @staticmethod
-    def _counts_as_round(kind: str, run: SolveRun) -> bool:
-        return kind == "code" if run.format == "tora" else kind in ("text", "code")
-
     def _show_progress(
         self, run: SolveRun, seconds: float, tokens: int, tokens_per_second: float | None = None
     ) -> None:
         state, style = ("generating", "green") if tokens else ("reading the problem", "green")
         if tokens_per_second is None:
             running = time.perf_counter() - self._code_since if self._code_since is not None else 0.0
-            busy = max(seconds - sum(r.seconds for r in self._results) - running, 1e-6)
+            busy = max(seconds - self._exec_seconds - running, 1e-6)
             tokens_per_second = tokens / busy
             if self._code_since is not None:
                 state, style = "running code", "cyan"
         if run.stop.is_set():
             state, style = "stopping", "yellow"
-        unit = "calls" if run.format == "tora" else "blocks"
-        limit = f"/{run.max_rounds}" if run.max_rounds else ""
+        rounds = self._rounds or run.rounds
         self.status.set(
             state=state,
             state_style=style,
             format=run.format or self.status.fields.get("format"),
             speed=f"{tokens_per_second:.0f} tok/s",
-            blocks=f"{unit} {self._rounds}{limit}",
+            blocks=f"{rounds.unit} {rounds.used}/{rounds.allowed}" if rounds else None,
             elapsed=f"{seconds:.1f} s",
         )
 
@@ -235,7 +232,7 @@ class SolveScreen(Screen):
                 finish_reason=finished.finish_reason,
                 format=finished.format,
                 model=app.host.loaded.path if app.host.loaded else "",
-                blocks=blocks_with_results(finished.blocks, self._results),
+                blocks=[b.to_dict() for b in finished.blocks],
                 stats=s.to_dict(),
                 settings=run.settings.to_dict(),
             )

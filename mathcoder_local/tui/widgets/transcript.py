@@ -7,7 +7,6 @@ re-highlights only itself), so the transcript is never redrawn as a whole per to
 
 from __future__ import annotations
 
-import re
 from typing import Iterable, Mapping, Sequence
 
 from rich.syntax import Syntax
@@ -16,32 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
-from mathcoder_local.events import BlockEnded, BlockStarted, ExecutionResult, Finished, SolveEvent, TextDelta
-
-_ERROR_LINE = re.compile(r"^\s*[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", re.M)
-
-
-def execution_status(content: str, error: object = None, timed_out: object = None) -> str:
-    """How a code run ended, "ok", "error" or "timeout": from the executor's own flags when known, else read off
-    the text (saved bench rows keep only the text the model was shown)."""
-    if timed_out or "the code ran longer than" in content or content.strip() == "Timeout Error":
-        return "timeout"
-    if error or "Traceback (most recent call last)" in content or _ERROR_LINE.search(content):
-        return "error"
-    return "ok"
-
-
-def blocks_with_results(blocks: Sequence[object], results: Sequence[ExecutionResult]) -> list[dict[str, object]]:
-    """The loop's blocks as dicts, each execution block with its result's `error` and `timed_out`."""
-    out: list[dict[str, object]] = []
-    pending = list(results)
-    for block in blocks:
-        row: dict[str, object] = {"kind": block.kind, "content": block.content}  # type: ignore[attr-defined]
-        if block.kind == "execution" and pending:  # type: ignore[attr-defined]
-            result = pending.pop(0)
-            row["error"], row["timed_out"] = result.error, result.timed_out
-        out.append(row)
-    return out
+from mathcoder_local.events import Block, BlockEnded, BlockStarted, Finished, SolveEvent, TextDelta
 
 
 def _code(code: str) -> Syntax:
@@ -79,13 +53,17 @@ class CodeBlock(Static):
 
 
 class ExecutionBlock(Static):
-    """What running a code block gave, in its own panel: output, error or timeout each styled apart."""
+    """What running a code block gave, in its own panel: output, error or timeout each styled apart (a saved
+    block without the executor's result, from an older file, shows as output)."""
 
-    def __init__(self, content: str, status: str, error: str | None = None) -> None:
-        super().__init__(Text(content), classes=f"execution exec-{status}")
+    def __init__(self, block: Block) -> None:
+        result = block.result
+        status = result.status if result is not None else "ok"
+        super().__init__(Text(block.content), classes=f"execution exec-{status}")
         self.status = status
-        self.content = content
-        self.border_title = {"ok": "output", "timeout": "timeout"}.get(status, f"error: {error}" if error else "error")
+        self.content = block.content
+        error = result.error if result is not None else None
+        self.border_title = {"ok": "output", "timeout": "timeout"}.get(status, f"error: {error}")
 
 
 class AnswerBlock(Static):
@@ -115,7 +93,6 @@ class Transcript(VerticalScroll):
         super().__init__(id=id, classes=classes)
         self._current: Widget | None = None  # the block in progress
         self._pending = ""  # text for it not shown yet
-        self._result: ExecutionResult | None = None
         self.answer: str | None = None
 
     # --- live ---------------------------------------------------------------------------------------------
@@ -123,7 +100,7 @@ class Transcript(VerticalScroll):
     async def start(self, question: str) -> None:
         """Clear, and show the question of a new solve."""
         await self.remove_children()
-        self._current, self._pending, self._result, self.answer = None, "", None, None
+        self._current, self._pending, self.answer = None, "", None
         await self.mount(QuestionBlock(question))
 
     async def apply(self, events: Iterable[SolveEvent]) -> None:
@@ -142,8 +119,6 @@ class Transcript(VerticalScroll):
                     self._current = None  # an execution block arrives complete, with its result
                 if self._current is not None:
                     await self.mount(self._current)
-            elif isinstance(event, ExecutionResult):
-                self._result = event
             elif isinstance(event, BlockEnded):
                 await self._end_block(event)
             elif isinstance(event, Finished):
@@ -167,9 +142,7 @@ class Transcript(VerticalScroll):
     async def _end_block(self, event: BlockEnded) -> None:
         block = event.block
         if block.kind == "execution":
-            result, self._result = self._result, None
-            status = execution_status(block.content, result and result.error, result and result.timed_out)
-            await self.mount(ExecutionBlock(block.content, status, result.error if result else None))
+            await self.mount(ExecutionBlock(block))
             return
         self._pending = ""
         current = self._current
@@ -190,18 +163,16 @@ class Transcript(VerticalScroll):
     ) -> None:
         """Show a saved transcript (history entry or bench row) the way a live solve shows it."""
         await self.remove_children()
-        self._current, self._pending, self._result = None, "", None
+        self._current, self._pending = None, ""
         widgets: list[Widget] = [QuestionBlock(question)]
-        for block in blocks:
-            kind, content = block.get("kind"), str(block.get("content", ""))
-            if kind == "text":
-                widgets.append(TextBlock(content))
-            elif kind == "code":
-                widgets.append(CodeBlock(content))
-            elif kind == "execution":
-                error = block.get("error")
-                status = execution_status(content, error, block.get("timed_out"))
-                widgets.append(ExecutionBlock(content, status, str(error) if error else None))
+        for row in blocks:
+            block = Block.from_dict(row)
+            if block.kind == "text":
+                widgets.append(TextBlock(block.content))
+            elif block.kind == "code":
+                widgets.append(CodeBlock(block.content))
+            elif block.kind == "execution":
+                widgets.append(ExecutionBlock(block))
         if answer is not None:
             widgets.append(AnswerBlock(answer, finish_reason))
         self.answer = answer
@@ -209,5 +180,5 @@ class Transcript(VerticalScroll):
         self.scroll_home(animate=False)
 
     def clear(self) -> None:
-        self._current, self._pending, self._result, self.answer = None, "", None, None
+        self._current, self._pending, self.answer = None, "", None
         self.remove_children()

@@ -1,4 +1,4 @@
-"""The `exec` command: run code in a fresh executor session and print what the model would see (issue 6)."""
+"""The `exec` command: run code in a fresh executor session and print what the model would see."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Optional
 
 import typer
 
-from mathcoder_local.cli_common import CONTEXT, fail
-
-DEFAULT_TIMEOUT = 6.0  # as `solve`: MathCoder's harness allowed 6 s per block
+from mathcoder_local.cli.common import CONTEXT, fail
+from mathcoder_local.cli.options import D
 
 
 def _read_code(file: Optional[str]) -> str:
@@ -57,7 +56,7 @@ def exec_command(
     explain: bool = typer.Option(
         False, "--explain", help="List the containment layers, active or not and why; run nothing."
     ),
-    timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", help="Seconds the code may run (wall clock)."),
+    timeout: float = typer.Option(D.timeout, "--timeout", help="Seconds the code may run (wall clock)."),
 ) -> None:
     """Run code in a fresh executor session and print what the model would see (MathCoder format).
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from mathcoder_local.cli_common import CONTEXT, user_errors
+from mathcoder_local.cli.common import CONTEXT, user_errors
+from mathcoder_local.cli.options import Quant
+from mathcoder_local.store.catalog import DEFAULT_QUANT
 
 models_app = typer.Typer(
     name="models",
@@ -18,16 +19,6 @@ models_app = typer.Typer(
     context_settings=CONTEXT,
     invoke_without_command=True,
 )
-
-
-class Quant(str, Enum):
-    f32 = "f32"
-    f16 = "f16"
-    bf16 = "bf16"
-    q8_0 = "q8_0"
-    q6_k = "q6_k"
-    q5_k_m = "q5_k_m"
-    q4_k_m = "q4_k_m"
 
 
 @models_app.callback(invoke_without_command=True)
@@ -38,29 +29,25 @@ def list_command(
     """List the catalog and what is present locally (NAME, FORMAT, QUANT, SIZE, PATH)."""
     if ctx.invoked_subcommand is not None:
         return
-    from mathcoder_local.registry_pull import inventory
+    from mathcoder_local.store import human_size, inventory
 
     with user_errors():
         rows = inventory()
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
+        typer.echo(json.dumps([row.to_dict() for row in rows], ensure_ascii=False))
         return
     from rich.console import Console
     from rich.table import Table
-
-    from mathcoder_local.catalog import DEFAULT_QUANT, human_size
 
     table = Table(show_lines=False)
     for column in ("NAME", "FORMAT", "QUANT", "SIZE", "PATH"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        size = human_size(row["size_bytes"])  # type: ignore[arg-type]
-        entry = row["catalog"]
-        if row["size_bytes"] is None and isinstance(entry, dict):
-            size = f"~{human_size(entry['size_bytes'][DEFAULT_QUANT])} ({DEFAULT_QUANT})"
-        where = str(row["path"])
-        style = "" if row["present"] else "dim"
-        table.add_row(str(row["name"]), str(row["format"]), str(row["quant"] or "-"), size, where, style=style)
+        size = human_size(row.size_bytes)
+        if row.size_bytes is None and row.catalog is not None:
+            size = f"~{human_size(row.catalog.size_bytes(DEFAULT_QUANT))} ({DEFAULT_QUANT})"
+        style = "" if row.present else "dim"
+        table.add_row(row.name, row.format, row.quant or "-", size, row.path, style=style)
     Console(highlight=False).print(table)
 
 
@@ -71,7 +58,7 @@ def add_command(
     replace: bool = typer.Option(False, "--replace", help="Replace a model already registered under this name."),
 ) -> None:
     """Register a GGUF file in place, so that --model NAME finds it."""
-    from mathcoder_local.registry import add_file
+    from mathcoder_local.store import add_file
 
     with user_errors():
         model = add_file(path, name, replace=replace)
@@ -81,7 +68,7 @@ def add_command(
 @models_app.command("remove", context_settings=CONTEXT)
 def remove_command(name: str = typer.Argument(..., help="A registered name.")) -> None:
     """Forget a registered model (the file is left alone)."""
-    from mathcoder_local.registry import remove
+    from mathcoder_local.store import remove
 
     with user_errors():
         model = remove(name)
@@ -90,7 +77,7 @@ def remove_command(name: str = typer.Argument(..., help="A registered name.")) -
 
 def pull(
     name: str = typer.Argument(..., help="A catalog name (see `mathcoder-local models`) or its hub id."),
-    quant: Quant = typer.Option(Quant.q4_k_m, "--quant", "-q", help="Tensor type of the GGUF."),
+    quant: Quant = typer.Option(Quant(DEFAULT_QUANT), "--quant", "-q", help="Tensor type of the GGUF."),
     revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit)."),
     force: bool = typer.Option(False, "--force", help="Convert again even if the GGUF is already here."),
 ) -> None:
@@ -98,8 +85,8 @@ def pull(
     register it. The only command, with `data pull` and `convert --download`, that goes online."""
     from rich.console import Console
 
-    from mathcoder_local.convert_view import progress_bar
-    from mathcoder_local.registry_pull import pull_model
+    from mathcoder_local.cli.convert_view import progress_bar
+    from mathcoder_local.store import pull_model
 
     console = Console(highlight=False, stderr=True)
 

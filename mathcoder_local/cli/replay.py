@@ -1,4 +1,4 @@
-"""The `replay` command: argument translation over mathcoder_local.replay (issue 6)."""
+"""The `replay` command: argument translation over mathcoder_local.replay."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from mathcoder_local.cli_common import CONTEXT, fail, user_errors
+from mathcoder_local.cli.common import CONTEXT, fail, user_errors
 
 # Kept here rather than imported, so `--help` does not load the replay module.
 DEFAULT_TIMEOUT = 20.0

@@ -3,7 +3,7 @@
 The download is the converter's own (`convert/checkpoint.py`: huggingface_hub's snapshot_download of only the
 files conversion needs, resumable, with progress); the conversion takes the catalog's prompt format and rope
 base. With HF_HUB_OFFLINE set, a checkpoint already in the local Hugging Face cache still converts and nothing
-else is tried. Also here: what `models` lists (the catalog beside what is present locally).
+else is tried.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from mathcoder_local import registry
-from mathcoder_local.catalog import DEFAULT_QUANT, QUANTS, CatalogEntry, load_catalog
 from mathcoder_local.errors import UserError
 from mathcoder_local.paths import models_cache
+from mathcoder_local.store import registry
+from mathcoder_local.store.catalog import DEFAULT_QUANT, QUANTS, CatalogEntry, load_catalog
 
 _TRUE = ("1", "true", "yes", "on")
 
@@ -25,10 +25,12 @@ def hub_offline() -> bool:
 
 
 def pulled_name(entry: CatalogEntry, quant: str) -> str:
+    """The registered name of a pulled copy: NAME:quant."""
     return f"{entry.name}:{quant}"
 
 
 def pulled_path(entry: CatalogEntry, quant: str) -> Path:
+    """Where `pull` writes a copy: NAME.QUANT.gguf in the models cache."""
     return models_cache() / f"{entry.name}.{quant.upper()}.gguf"
 
 
@@ -53,7 +55,7 @@ def pull_model(
     registered = registry.find(pulled_name(entry, quant))
     if target.is_file() and not force:
         if registered is None or not registered.present or Path(registered.path) != target.resolve():
-            registered = _register(entry, quant, target, revision)
+            registered = register_pulled(entry, quant, target, revision)
         return registered, False
 
     from mathcoder_local.convert import convert_checkpoint, make_plan
@@ -88,10 +90,11 @@ def pull_model(
     else:
         with progress(plan) as advance:  # type: ignore[attr-defined]
             convert_checkpoint(plan, force=True, progress=advance)
-    return _register(entry, quant, target, plan.revision), True
+    return register_pulled(entry, quant, target, plan.revision), True
 
 
-def _register(entry: CatalogEntry, quant: str, target: Path, revision: str | None) -> registry.LocalModel:
+def register_pulled(entry: CatalogEntry, quant: str, target: Path, revision: str | None = None) -> registry.LocalModel:
+    """Register `target` as the pulled copy of `entry` at `quant` (NAME:quant), replacing an older record."""
     source = f"{entry.hub_id}@{revision}" if revision else entry.hub_id
     model = registry.LocalModel(
         name=pulled_name(entry, quant),
@@ -103,58 +106,3 @@ def _register(entry: CatalogEntry, quant: str, target: Path, revision: str | Non
         source=source,
     )
     return registry.register(model, replace=True)
-
-
-def inventory() -> list[dict[str, object]]:
-    """Every model `--model` can name: registered files, the bundled nano model, catalog entries not present."""
-    catalog = load_catalog()
-    rows: list[dict[str, object]] = []
-    local = registry.list_models()
-    for m in local:
-        entry = catalog.find(m.catalog) if m.catalog else None
-        size = Path(m.path).stat().st_size if m.present else None
-        rows.append(_row(m.name, m.format, m.quant, size, m.path, m.present, m.origin, entry))
-    rows.append(_nano_row())
-    have = {m.catalog for m in local if m.catalog and m.present}
-    for entry in catalog.entries:
-        if entry.name in have:
-            continue
-        if entry.hub_id:
-            where = f"not downloaded: mathcoder-local pull {entry.name}"
-        else:
-            where = "no published checkpoint"
-        rows.append(_row(entry.name, entry.prompt_format, None, None, where, False, "catalog", entry))
-    return rows
-
-
-def _row(
-    name: str,
-    fmt: str,
-    quant: str | None,
-    size: int | None,
-    path: str,
-    present: bool,
-    origin: str,
-    entry: CatalogEntry | None,
-) -> dict[str, object]:
-    return {
-        "name": name,
-        "format": fmt,
-        "quant": quant,
-        "size_bytes": size,
-        "path": path,
-        "present": present,
-        "origin": origin,  # pulled | added | bundled | catalog
-        "catalog": entry.to_dict() if entry else None,
-    }
-
-
-def _nano_row() -> dict[str, object]:
-    from mathcoder_local.default_model import NANO_NAME, bundled_checkpoint, checkpoint_hash
-
-    checkpoint = bundled_checkpoint()
-    path = models_cache() / f"{NANO_NAME}-{checkpoint_hash(checkpoint)[:16]}.f32.gguf"
-    present = path.is_file()
-    where = str(path) if present else f"bundled ({checkpoint}); converted on first use"
-    size = path.stat().st_size if present else None
-    return _row(NANO_NAME, "mathcoder", "f32", size, where, present, "bundled", None)

@@ -13,10 +13,7 @@ from importlib import resources
 from typing import Any
 
 from mathcoder_local.errors import UserError
-
-# What `pull --quant` accepts (the converter's output types) and what `models` shows sizes for.
-QUANTS = ("f32", "f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
-DEFAULT_QUANT = "q4_k_m"
+from mathcoder_local.quants import DEFAULT_QUANT, FULL_PRECISION, QUANTS  # noqa: F401 - re-exported
 
 # bytes per block and weights per block, as ggml stores them
 _BLOCKS = {

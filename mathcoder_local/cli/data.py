@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from mathcoder_local.cli_common import CONTEXT, user_errors
+from mathcoder_local.cli.common import CONTEXT, user_errors
 
 data_app = typer.Typer(
     name="data",

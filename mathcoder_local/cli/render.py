@@ -8,7 +8,7 @@ from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.text import Text
 
-from mathcoder_local.events import BlockEnded, BlockStarted, ExecutionResult, Finished, SolveEvent, TextDelta
+from mathcoder_local.events import BlockEnded, BlockStarted, Finished, SolveEvent, TextDelta
 
 
 class TranscriptPrinter:
@@ -16,7 +16,6 @@ class TranscriptPrinter:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self._last_exec: ExecutionResult | None = None
 
     def __call__(self, event: SolveEvent) -> None:
         c = self.console
@@ -29,10 +28,8 @@ class TranscriptPrinter:
         elif isinstance(event, BlockEnded) and event.block.kind == "code":
             code = Syntax(event.block.content, "python", theme="ansi_dark", word_wrap=True)
             c.print(Panel(code, title="code", title_align="left", border_style="cyan"))
-        elif isinstance(event, ExecutionResult):
-            self._last_exec = event
         elif isinstance(event, BlockEnded) and event.block.kind == "execution":
-            result = self._last_exec
+            result = event.block.result
             title, style = "output", "green"
             if result is not None and result.timed_out:
                 title, style = "timeout", "yellow"

@@ -1,4 +1,4 @@
-"""The local model registry: GGUF files known by name (`models add`, `pull`), in the user directory's models.json.
+"""Local names: GGUF files known by name (`models add`, `pull`), kept in the user directory's models.json.
 
 `models add` registers a file where it lies (no copy); `pull` converts into the models cache and registers the
 result. Writes are atomic (a temporary file, then a rename) under a lock file, so two commands never leave a
@@ -25,7 +25,7 @@ REGISTRY_NAME = "models.json"
 class LocalModel:
     name: str
     path: str
-    format: str  # mathcoder | tora
+    format: str  # a prompt format, a key of mathcoder_local.formats.FORMATS
     quant: str  # f16, q4_k_m, ... ("unknown" when the file does not say)
     origin: str  # "added" (registered in place) or "pulled" (downloaded and converted by us)
     catalog: str | None = None  # the catalog entry it is a copy of
@@ -78,6 +78,7 @@ def _save(path: Path, models: list[LocalModel]) -> None:
 
 
 def list_models() -> list[LocalModel]:
+    """Every registered model, in the order they were registered."""
     return _load(registry_path())
 
 
@@ -115,6 +116,7 @@ def register(model: LocalModel, *, replace: bool = False) -> LocalModel:
 
 
 def remove(name: str) -> LocalModel:
+    """Forget the model registered as `name` (its file is left alone)."""
     path = registry_path()
     with _locked(path):
         models = _load(path)
@@ -125,55 +127,20 @@ def remove(name: str) -> LocalModel:
     return gone[0]
 
 
-def describe_gguf(path: Path) -> tuple[str, str, str | None]:
-    """(prompt format, quantization, general.name) read from a GGUF's metadata, without loading the model."""
-    import gguf
-
-    from mathcoder_local.formats import FORMAT_METADATA_KEY
-
-    try:
-        reader = gguf.GGUFReader(str(path), "r")
-    except Exception as exc:  # noqa: BLE001 - gguf raises several kinds for a damaged file
-        raise UserError(f"{path} is not a readable GGUF file: {exc}".splitlines()[0]) from None
-
-    def value(key: str) -> object:
-        f = reader.fields.get(key)
-        if f is None or not f.data:
-            return None
-        part = f.parts[f.data[0]]
-        if f.types and f.types[0] == gguf.GGUFValueType.STRING:
-            return bytes(part).decode("utf-8", "replace")
-        return part.tolist()[0] if hasattr(part, "tolist") else part
-
-    fmt = value(FORMAT_METADATA_KEY)
-    if fmt not in ("mathcoder", "tora"):
-        tokens = reader.fields.get("tokenizer.ggml.tokens")
-        names: set[str] = set()
-        if tokens is not None:
-            names = {bytes(tokens.parts[i]).decode("utf-8", "replace") for i in tokens.data[-64:]}
-        fmt = "mathcoder" if {"<|code|>", "<|endofblock|>"} <= names else "tora"
-    file_type = value("general.file_type")
-    quant = "unknown"
-    if isinstance(file_type, int):
-        try:
-            quant = gguf.LlamaFileType(file_type).name.removeprefix("MOSTLY_").removeprefix("ALL_").lower()
-        except ValueError:
-            pass
-    name = value("general.name")
-    return str(fmt), quant, name if isinstance(name, str) else None
-
-
 def add_file(path: str | os.PathLike[str], name: str | None = None, *, replace: bool = False) -> LocalModel:
     """Register an existing GGUF in place (`models add`)."""
     from mathcoder_local.engine.llama import check_gguf_path
+    from mathcoder_local.store.bundled import BUNDLED_NAME
+    from mathcoder_local.store.catalog import load_catalog
+    from mathcoder_local.store.gguf_info import describe_gguf
 
     p = check_gguf_path(path)
     fmt, quant, _ = describe_gguf(p)
     chosen = name or p.name.removesuffix(".gguf")
     if not chosen or chosen != chosen.strip() or "/" in chosen:
         raise UserError(f"{chosen!r} cannot be a model name: use letters, digits, '-', '_', '.' or ':'")
-    from mathcoder_local.catalog import load_catalog
-
+    if chosen.lower() == BUNDLED_NAME:
+        raise UserError(f"{chosen} is the bundled model's name; pick another --name")
     entry = load_catalog().find(chosen)
     return register(
         LocalModel(

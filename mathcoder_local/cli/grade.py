@@ -1,4 +1,4 @@
-"""The `grade` command: argument translation over mathcoder_local.grading (issue 5)."""
+"""The `grade` command: argument translation over mathcoder_local.grading."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from mathcoder_local.cli_common import CONTEXT, fail, user_errors
+from mathcoder_local.cli.common import CONTEXT, fail, user_errors
 
 # Kept here rather than imported, so `--help` does not load the grading package.
 DEFAULT_TIMEOUT = 5.0

@@ -2,22 +2,21 @@
 
 TGI takes the prompt as text (`inputs`; its tokenizer adds BOS and parses the special tokens written out in
 it) and, with `details: true`, returns every generated token with its id and whether it is special, so the
-tokens yielded here are exactly the model's. MathCoder: `stop` on `<|endofblock|>` and `<|endofmessage|>`,
-one block per request, as MathCoder's own inference script did. ToRA: `stop` on ```output. The first request
-asks for `decoder_input_details` and compares TGI's tokenization of the prompt with ours; a difference (a
-tokenizer that is not the checkpoint's, or an HF tokenizer without the legacy space handling) is reported once.
+tokens yielded here are exactly the model's. `stop` is the caller's stop strings and the text of its stop
+tokens, one stretch per request, as MathCoder's own inference script did. The first request asks for
+`decoder_input_details` and compares TGI's tokenization of the prompt with ours; a difference (a tokenizer
+that is not the checkpoint's, or an HF tokenizer without the legacy space handling) is reported once.
 
 Sampling: `do_sample` false is greedy; with a temperature, `temperature`, `top_p` (< 1), `top_k` and `seed`.
-TGI's only grammars are JSON schemas and regexes, so the MathCoder block grammar is not applied here: the stop
-sequences delimit blocks, and a model-written <|execution|> block is shown as text, as MathCoder's harness did.
+TGI's only grammars are JSON schemas and regexes, so no block grammar is applied here: the stop sequences
+delimit blocks, and whatever the model writes between them is passed on as it is.
 """
 
 from __future__ import annotations
 
-from mathcoder_local.engine.base import ContextFull, SamplingParams
-from mathcoder_local.engine.remote import RemoteEngine, request_seed, warn_once
+from mathcoder_local.engine.base import ContextFull, SamplingParams, StopRules
+from mathcoder_local.engine.remote.base import RemoteEngine, request_seed, warn_once
 from mathcoder_local.errors import UserError
-from mathcoder_local.formats.tora import OUTPUT_STOP
 
 
 class TGIEngine(RemoteEngine):
@@ -27,16 +26,14 @@ class TGIEngine(RemoteEngine):
         super().__init__(*args, **kwargs)
         self._checked_prompt = False
 
-    def _parameters(self, sequence: list[int], sampling: SamplingParams, max_tokens: int) -> dict[str, object]:
-        if self.mathcoder_ids is not None:
-            stops = ["<|endofblock|>", "<|endofmessage|>"]
-        else:
-            stops = [OUTPUT_STOP]
+    def _parameters(
+        self, sequence: list[int], sampling: SamplingParams, max_tokens: int, stops: StopRules
+    ) -> dict[str, object]:
         params: dict[str, object] = {
             "max_new_tokens": max_tokens,
             "details": True,
             "decoder_input_details": not self._checked_prompt,
-            "stop": stops,
+            "stop": self.stop_texts(stops),
             "return_full_text": False,
             "do_sample": sampling.temperature > 0,
         }
@@ -49,12 +46,12 @@ class TGIEngine(RemoteEngine):
                 params["top_k"] = sampling.top_k
         return params
 
-    def _step(self, sequence: list[int], sampling: SamplingParams, max_tokens: int) -> list[int]:
+    def _step(self, sequence: list[int], sampling: SamplingParams, max_tokens: int, stops: StopRules) -> list[int]:
         limit = self.server.max_input_tokens
         if limit and len(sequence) > limit:
             raise ContextFull(len(sequence), limit)
-        body = {"inputs": self.render_text(sequence), "parameters": self._parameters(sequence, sampling, max_tokens)}
-        answer = self._post("/generate", body, sequence)
+        parameters = self._parameters(sequence, sampling, max_tokens, stops)
+        answer = self._post("/generate", {"inputs": self.render_text(sequence), "parameters": parameters}, sequence)
         details = answer.get("details")
         if not isinstance(details, dict) or not isinstance(details.get("tokens"), list):
             raise UserError(f"{self.url}/generate answered without details.tokens (is `details` disabled?)")

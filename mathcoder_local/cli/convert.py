@@ -1,0 +1,66 @@
+"""The `convert` command: argument translation over `mathcoder_local.convert`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mathcoder_local.cli.common import fail, user_errors
+from mathcoder_local.cli.options import Format, Quant, enum_value
+
+
+def convert(
+    source: Optional[str] = typer.Argument(
+        None, help="Checkpoint folder, or a hub id (MathLLM/MathCoder-CL-7B) from the local Hugging Face cache."
+    ),
+    outtype: Quant = typer.Option(Quant("f16"), "--outtype", help="Tensor type of the GGUF."),
+    outfile: Optional[Path] = typer.Option(None, "--outfile", "-o", help="Output path (default: NAME.TYPE.gguf)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be written; write nothing."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
+    download: bool = typer.Option(False, "--download", help="Fetch a hub id with huggingface_hub if not cached."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit)."),
+    format: Format = None,
+    rope_freq_base: Optional[float] = typer.Option(None, "--rope-freq-base", help="Override config.json's rope_theta."),
+    verify: Optional[Path] = typer.Option(None, "--verify", help="Verify an existing GGUF (against SOURCE if given)."),
+) -> None:
+    """Convert a Hugging Face Llama checkpoint (MathCoder, MuMath-Code, ToRA) to GGUF, special tokens kept."""
+    from rich.console import Console
+
+    from mathcoder_local.cli.convert_view import print_checks, print_plan, progress_bar
+
+    console = Console(highlight=False)
+    with user_errors():
+        from mathcoder_local.convert import VerificationFailed, convert_checkpoint, make_plan, verify_gguf
+
+        if verify is not None:
+            checks, warnings = verify_gguf(verify, checkpoint=source)
+            print_checks(console, checks, warnings)
+            if not all(c.ok for c in checks):
+                raise typer.Exit(1)
+            return
+        if source is None:
+            fail("give a checkpoint folder or hub id to convert, or --verify FILE")
+        plan = make_plan(
+            source,
+            outtype=str(outtype.value),
+            outfile=outfile,
+            revision=revision,
+            download=download,
+            prompt_format=enum_value(format),
+            rope_freq_base=rope_freq_base,
+        )
+        for warning in plan.warnings:
+            console.print(f"[bold red]{warning}[/bold red]")
+        if dry_run:
+            print_plan(console, plan)
+            return
+        try:
+            with progress_bar(console, plan) as advance:
+                path, checks, warnings = convert_checkpoint(plan, force=force, progress=advance)
+        except VerificationFailed as failed:
+            print_checks(console, failed.checks, [])
+            raise
+        print_checks(console, checks, warnings)
+        console.print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
