@@ -12,6 +12,7 @@ import time
 import pytest
 from conftest import SHARED
 from typer.testing import CliRunner
+from waiting import wait_until
 
 from mathcoder_local.bench.config import BenchSettings
 from mathcoder_local.bench.runner import BenchFinished, BenchStarted, ProblemScored, run_bench
@@ -182,9 +183,9 @@ def test_ctrl_c_keeps_finished_rows_and_says_how_to_resume(nano_gguf, tmp_path):
         text=True,
     )
     results = out / "results.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (results.exists() and results.read_bytes().count(b"\n") >= 2):
-        time.sleep(0.01)
+    wait_until(
+        lambda: results.exists() and results.read_bytes().count(b"\n") >= 2, timeout=120, message="two finished rows"
+    )
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130

@@ -1,4 +1,4 @@
-"""Compatibility with MathCoder's Jupyter kernel (issue 6): the display, tracebacks, the replay command."""
+"""Compatibility with MathCoder's Jupyter kernel: the display, tracebacks, the replay command."""
 
 from __future__ import annotations
 

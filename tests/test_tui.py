@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import waiting
 from typer.testing import CliRunner
 
 from mathcoder_local.bench.results import summarize
@@ -193,9 +194,8 @@ def test_stop_kills_the_code_that_is_running(forked):
     worker = threading.Thread(target=lambda: result.setdefault("cell", session.run("import time\ntime.sleep(60)")))
     try:
         worker.start()
-        deadline = time.monotonic() + 30
-        while not session._ready and time.monotonic() < deadline:  # the worker is up: the block is being sent
-            time.sleep(0.02)
+        # the worker is up: the block is being sent
+        waiting.wait_until(lambda: session._ready, timeout=30, message="the executor worker to start")
         t0 = time.monotonic()
         run.cancel()
         worker.join(10)

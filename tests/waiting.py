@@ -17,16 +17,18 @@ T = TypeVar("T")
 def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02, message: str = "") -> T:
     """Call `predicate` every `interval` seconds until it returns a true value, and return that value.
 
-    Fails the test (AssertionError) if it is still false after `timeout` seconds; the predicate is always
-    called at least once more at the deadline, so a slow last interval cannot cause a false failure.
+    Fails the test (AssertionError) if it is still false after `timeout` seconds. The last call starts after
+    the deadline, so a slow predicate or a late wake-up cannot fail the wait early.
     """
     deadline = time.monotonic() + timeout
     while True:
+        expired = time.monotonic() >= deadline
         value = predicate()
         if value:
             return value
-        if time.monotonic() >= deadline:
-            what = message or getattr(predicate, "__name__", "the condition")
+        if expired:
+            name = getattr(predicate, "__name__", "<lambda>")
+            what = message or (f"{name}()" if name != "<lambda>" else "the condition")
             raise AssertionError(f"{what}: still false after {timeout:g} s")
         time.sleep(interval)
 
@@ -42,8 +44,8 @@ def process_exited(pid: int) -> bool:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        except PermissionError:
-            return False
+        except PermissionError:  # it exists, as another user's process
+            pass
         return False
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -217,7 +217,7 @@ def native_output_to_log(log_path: Path) -> Iterator[None]:
     Textual draws through `sys.__stderr__`, which is file descriptor 2, where llama.cpp (and anything native)
     writes its notices. Textual gets its own descriptor for the terminal here, and descriptor 2 goes to a log
     file, so no native write can land in the middle of the screen; and the engine's `silence_native_stderr`
-    (which points descriptor 2 at /dev/null while a model loads) no longer swallows the app's own drawing.
+    (which points descriptor 2 at /dev/null while a model loads) cannot swallow the app's own drawing.
     """
     sys.stderr.flush()
     terminal_fd = os.dup(2)
