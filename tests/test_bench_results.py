@@ -60,3 +60,24 @@ def test_majority_vote():
     assert majority_index(["", "", "7"]) == 2  # empty answers do not vote
     assert majority_index(["", ""]) == 0
     assert majority_index(["a", "b"]) == 0  # ties: first seen
+
+
+def test_the_run_identity_keeps_the_layout_older_run_folders_hold():
+    """config.json's `settings` as earlier versions wrote them: --resume compares them key by key."""
+    from mathcoder_local.bench.config import BenchSettings
+    from mathcoder_local.solve_config import SolveConfig
+
+    written_before = {
+        "format": "mathcoder",
+        "system": "",
+        "temperature": 0.7,
+        "top_p": 1.0,
+        "seed": 3,
+        "samples": 4,
+        "grammar": None,
+        "limits": {"max_rounds": None, "max_block_tokens": 1024, "max_tokens": 4096},
+        "timeout": 6.0,
+        "n_ctx": 4096,
+    }
+    settings = BenchSettings(solve=SolveConfig(format="mathcoder", temperature=0.7, seed=3), samples=4)
+    assert settings.to_dict() == written_before

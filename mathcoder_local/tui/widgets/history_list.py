@@ -39,7 +39,7 @@ class HistoryList(OptionList):
         self.entries: list[HistoryEntry] = []
 
     def set_entries(self, entries: Sequence[HistoryEntry], select: int | None = None) -> None:
-        """Replace the list; keep the highlight on entry `select` (an id) or on the entry that was highlighted before."""
+        """Replace the list; keep the highlight on entry `select` (an id), else on the one highlighted now."""
         keep = select if select is not None else self.highlighted_entry_id
         self.entries = list(entries)
         self.clear_options()
