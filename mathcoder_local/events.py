@@ -1,12 +1,16 @@
 """The events the solve loop yields. The CLI, the TUI and the bench all consume these and nothing else.
 
-Each event carries what a view needs without pairing it with another one: an execution block holds its
-executor result, and every `BlockEnded` and `Finished` says how many rounds the format counted so far and how
-many it allows.
+Each event carries what a view needs without pairing it with another one: `SolveStarted` names the format
+and its round limit, an execution block holds its executor result, and every `BlockEnded` and `Finished` says
+how many rounds the format counted so far and how many it allows.
+
+Order: `SolveStarted`; per block `BlockStarted`, `TextDelta`s (text and code), `BlockEnded` — an execution
+block starts when its code is handed to the executor and ends with the result —; `Finished` last.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal, Mapping, Union
 
@@ -38,6 +42,29 @@ class ExecutionResult:
             return "timeout"
         return "error" if self.error else "ok"
 
+    @property
+    def title(self) -> str:
+        """How views label the output: "output", "timeout", or "error: NameError"."""
+        status = self.status
+        return f"error: {self.error}" if status == "error" else "output" if status == "ok" else status
+
+
+_TIMEOUT_TEXT = re.compile(r"the code ran longer than .* and was stopped|^Timeout Error$")
+_ERROR_NAME = r"([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\b"
+_ERROR_LINE = re.compile(r"^\s*" + _ERROR_NAME, re.M)  # "NameError: name 'x' is not defined"
+_ANY_ERROR = re.compile(r"\b" + _ERROR_NAME)
+
+
+def result_from_text(content: str) -> ExecutionResult:
+    """The result an execution block's text shows, for rows that stored only the text (files written before
+    the executor's result was recorded): a timeout message, else an exception line, else plain output."""
+    if _TIMEOUT_TEXT.search(content.strip()):
+        return ExecutionResult("Timeout", timed_out=True)
+    found = _ERROR_LINE.findall(content)
+    if not found and "Traceback (most recent call last)" in content:
+        found = _ANY_ERROR.findall(content) or ["Error"]
+    return ExecutionResult(found[-1].rsplit(".", 1)[-1] if found else None)
+
 
 @dataclass(frozen=True)
 class Block:
@@ -53,8 +80,10 @@ class Block:
 
     @classmethod
     def from_dict(cls, row: Mapping[str, object]) -> Block:
-        """A block as `to_dict` wrote it; rows without the result fields (older files) load with none."""
+        """A block as `to_dict` wrote it. An execution block without the result fields (an older file) gets
+        the result its text shows (`result_from_text`)."""
         kind = str(row.get("kind", "text"))
+        content = str(row.get("content", ""))
         result = None
         if kind == "execution" and ("error" in row or "timed_out" in row):
             error = row.get("error")
@@ -64,7 +93,9 @@ class Block:
                 timed_out=bool(row.get("timed_out")),
                 seconds=float(seconds) if isinstance(seconds, (int, float)) else 0.0,
             )
-        return cls(kind, str(row.get("content", "")), result)  # type: ignore[arg-type]
+        elif kind == "execution":
+            result = result_from_text(content)
+        return cls(kind, content, result)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -74,6 +105,15 @@ class Rounds:
     used: int
     allowed: int
     unit: str  # what is counted, for display: "blocks", "calls"
+
+
+@dataclass(frozen=True)
+class SolveStarted:
+    """The loop has its prompt: which format runs and how many rounds it allows."""
+
+    format: str
+    rounds: Rounds
+    prompt_tokens: int
 
 
 @dataclass(frozen=True)
@@ -135,4 +175,4 @@ class Finished:
         return out
 
 
-SolveEvent = Union[BlockStarted, TextDelta, BlockEnded, Finished]
+SolveEvent = Union[SolveStarted, BlockStarted, TextDelta, BlockEnded, Finished]

@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 
 from mathcoder_local.atomic import write_text_atomic
 from mathcoder_local.errors import UserError
+from mathcoder_local.events import Block
 from mathcoder_local.paths import user_home
 
 DB_NAME = "history.db"
@@ -219,9 +220,9 @@ def entry_markdown(entry: HistoryEntry) -> str:
         elif kind == "code":
             parts += [_fence(content, "python"), ""]
         elif kind == "execution":
-            label = "Timed out" if block.get("timed_out") else f"Error: {block['error']}" if block.get("error") else ""
-            if label:
-                parts += [f"*{label}*", ""]
+            result = Block.from_dict(block).result
+            if result is not None and result.status != "ok":
+                parts += [f"*{result.title[:1].upper()}{result.title[1:]}*", ""]
             parts += [_fence(content, "text"), ""]
     parts += [f"**Answer:** {entry.answer or '(none)'}", ""]
     stats = entry.stats

@@ -8,16 +8,16 @@ type or out of range is an error that names the key.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from mathcoder_local.atomic import write_text_atomic
 from mathcoder_local.errors import UserError
 from mathcoder_local.paths import user_home
-from mathcoder_local.solve_config import SolveConfig
+from mathcoder_local.solve_config import ConfigError, SolveConfig
 
 CONFIG_NAME = "config.json"
+_KEYS = {"max_rounds": "max_blocks"}  # SolveConfig fields whose key in the file is another name
 
 
 @dataclass(frozen=True)
@@ -30,24 +30,16 @@ class Settings:
     grammar: bool | None = SolveConfig.grammar  # None: the format's default
 
     def validated(self) -> Settings:
-        """The same settings, or a UserError naming the first bad value."""
+        """The same settings, or a UserError naming the first bad value by its key in the file; the solve
+        values are checked by `SolveConfig`, with the same rules as the command line's."""
         if self.model is not None and (not isinstance(self.model, str) or not self.model.strip()):
             raise UserError("settings: model must be a GGUF path or a model name (or empty for the bundled model)")
-        from mathcoder_local.formats import FORMATS
-
-        if self.format is not None and self.format not in FORMATS:
-            raise UserError(f"settings: format must be one of {', '.join(FORMATS)} (or empty: detected)")
-        if not _number(self.temperature) or not 0 <= self.temperature <= 5:
-            raise UserError("settings: temperature must be a number from 0 to 5")
-        if self.max_blocks is not None and (
-            isinstance(self.max_blocks, bool) or not isinstance(self.max_blocks, int) or self.max_blocks < 1
-        ):
-            raise UserError("settings: max_blocks must be a whole number of at least 1 (or empty: the format's)")
-        if not _number(self.timeout) or self.timeout <= 0:
-            raise UserError("settings: timeout must be a positive number of seconds")
-        if self.grammar is not None and not isinstance(self.grammar, bool):
-            raise UserError("settings: grammar must be true, false or null (null: on for mathcoder)")
-        return replace(self, temperature=float(self.temperature), timeout=float(self.timeout))
+        try:
+            config = self.solve_config().validated()
+        except ConfigError as exc:
+            key = _KEYS.get(exc.field, exc.field)
+            raise UserError(f"settings: {key}: {exc}") from None
+        return replace(self, temperature=config.temperature, timeout=config.timeout)
 
     def solve_config(self, *, seed: int = SolveConfig.seed) -> SolveConfig:
         """What the solve loop runs with under these settings."""
@@ -67,10 +59,6 @@ class Settings:
     def from_dict(cls, data: dict[str, object]) -> Settings:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known}).validated()  # type: ignore[arg-type]
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def settings_path() -> Path:

@@ -16,7 +16,7 @@ from mathcoder_local.events import SolveEvent
 from mathcoder_local.executor.session import ExecutorLimits, ExecutorSession
 from mathcoder_local.solve_config import SolveConfig
 from mathcoder_local.solver import Solver
-from mathcoder_local.store.resolve import MODEL_ENV, resolve_model, resolve_model_name
+from mathcoder_local.store.resolve import chosen_model, resolve_model, resolve_model_name
 
 if TYPE_CHECKING:
     from mathcoder_local.engine.remote import RemoteOptions, ServerInfo
@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EngineOptions:
+    """Where and how the model runs: speed and memory, never the transcript (sampling is `SolveConfig`'s)."""
+
     n_ctx: int = 4096
     n_threads: int | None = None
     n_gpu_layers: int | None = None  # None: all layers when the build supports offload, else 0
-    seed: int = 0
 
 
 def load_engine(
@@ -47,14 +48,13 @@ def load_engine(
         n_ctx=options.n_ctx,
         n_threads=options.n_threads,
         n_gpu_layers=options.n_gpu_layers,
-        seed=options.seed,
     )
 
 
 def remote_vocabulary(model: str | os.PathLike[str] | None, info: ServerInfo) -> str:
     """The GGUF whose vocabulary the served model has: --model (or $MATHCODER_LOCAL_MODEL) when given, else the
     file, registered name or catalog name the server reports as its model."""
-    if model or os.environ.get(MODEL_ENV):
+    if chosen_model(model):
         return resolve_model(model)
     reported = info.model_id
     if reported:

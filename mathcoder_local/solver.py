@@ -21,6 +21,7 @@ from mathcoder_local.events import (
     FinishReason,
     Rounds,
     SolveEvent,
+    SolveStarted,
     SolveStats,
 )
 from mathcoder_local.executor.session import ExecutorLimits, ExecutorSession
@@ -32,7 +33,11 @@ SessionFactory = Callable[[ExecutorLimits], ExecutorSession]
 
 class Solver:
     """Solves questions with one engine, one prompt format and one configuration; each solve gets a fresh
-    executor session. The configuration's `format` and `system` were used to build `fmt` (see `make_solver`)."""
+    executor session.
+
+    `fmt` is built from the configuration's `format` and `system` by `make_solver`; tests and benchmarks pass
+    a format directly. `config.grammar` None means the format's default (`grammar_by_default`: on for
+    MathCoder), so a bare `Solver(engine, fmt)` decodes as `solve` does."""
 
     def __init__(
         self,
@@ -75,6 +80,7 @@ class Solver:
         tokens = fmt.prompt_tokens(question)
         stats = SolveStats(prompt_tokens=len(tokens))
         tracker = fmt.tracker()
+        yield SolveStarted(fmt.name, self._rounds(tracker), len(tokens))
         finish: FinishReason | None = None
         generated = 0
         session = self.new_session(self.executor_limits)

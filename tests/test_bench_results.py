@@ -81,3 +81,14 @@ def test_the_run_identity_keeps_the_layout_older_run_folders_hold():
     }
     settings = BenchSettings(solve=SolveConfig(format="mathcoder", temperature=0.7, seed=3), samples=4)
     assert settings.to_dict() == written_before
+
+
+def test_every_solve_setting_is_part_of_the_run_identity():
+    from dataclasses import fields
+
+    from mathcoder_local.bench.config import LIMITS, BenchSettings
+    from mathcoder_local.solve_config import SolveConfig
+
+    identity = BenchSettings().to_dict()
+    for field in fields(SolveConfig):
+        assert field.name in (identity["limits"] if field.name in LIMITS else identity), field.name

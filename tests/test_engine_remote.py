@@ -129,6 +129,7 @@ def test_transcripts_equal_a_local_run(nano_gguf, llama_servers, tgi):
     questions = [WAREHOUSE] + [p.question for p in load_dataset("nano")[:4]]
     local = LlamaEngine(nano_gguf, n_ctx=2048, n_threads=1)
     openai = load_remote_engine(str(nano_gguf), [llama_servers[0]], n_ctx=2048, options=QUICK)
+    assert type(openai).__name__ == "OpenAIEngine"  # the llama.cpp dialect's module
     tgi_engine = load_remote_engine(str(nano_gguf), [tgi.url], kind="tgi", options=QUICK)
     try:
         for question in questions:

@@ -1,4 +1,4 @@
-"""The vLLM dialect of the OpenAI-compatible engine, against an in-test server that follows vLLM's documented
+"""The vLLM dialect (`engine/remote/vllm.py`), against an in-test server that follows vLLM's documented
 completions parameters (vLLM itself cannot run here): `prompt` as token ids, `stop` matched on the output text
 with special tokens written out (`skip_special_tokens: false`), `include_stop_str_in_output`, `stop_reason`
 (the stop string, or null for EOS), and token ids as `logprobs.tokens` "token_id:N" with
@@ -122,6 +122,7 @@ def test_the_vllm_dialect_is_token_exact(vllm, nano_gguf):
     info = probe_server(vllm.url)
     assert (info.kind, info.dialect, info.model_id) == ("openai", "vllm", str(nano_gguf))
     remote = load_remote_engine(None, [vllm.url], options=RemoteOptions(probe_attempts=1))
+    assert type(remote).__name__ == "VLLMEngine"  # make_engine picks the module by the probed dialect
     local = LlamaEngine(nano_gguf, n_ctx=2048, n_threads=1)
     try:
         for question in (WAREHOUSE, "What is 17 * 23?"):

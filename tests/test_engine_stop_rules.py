@@ -71,7 +71,7 @@ def test_mathcoder_names_its_blocks_and_tora_its_stop_string(mathcoder_engine, t
     assert (rules.block_end, rules.message_end) == (ids["<|endofblock|>"], ids["<|endofmessage|>"])
     assert rules.specials == tuple(ids[p] for p in SPECIAL_TOKENS)
     assert set(rules.implied_grammar) == {mathcoder_turn_grammar(end_of_message_is_eog=e) for e in (True, False)}
-    assert ToraFormat(tora_engine).stop_rules() == StopRules(strings=(OUTPUT_STOP,))
+    assert ToraFormat(tora_engine).stop_rules() == StopRules(strings=(OUTPUT_STOP,), stop_follows=("```",))
 
 
 # --- llama.cpp dialect: blocks opened by control tokens ---------------------------------------------------
@@ -145,6 +145,22 @@ def test_a_stop_string_is_kept_and_told_from_the_end_by_the_count(plain):
     assert first_answer(plain, prompt, rules) == [*text, plain.eos_id]
     Scripted(plain, choice("The answer", finish="length", counted=2))
     assert first_answer(plain, prompt, rules) == plain.text_tokens("The answer", after_special=False)
+
+
+def test_without_a_count_the_text_before_the_stop_decides(plain):
+    """A server that reports no `usage`: a stop string is assumed only after text the rules say it follows."""
+    prompt = plain.tokenize("<|user|>\nq\n<|assistant|>\n", bos=True)
+    rules = StopRules(strings=(OUTPUT_STOP,), stop_follows=("```",))
+    code = "```python\nprint(2)\n```\n"
+    Scripted(plain, choice(code), choice("The answer is 2."))
+    assert first_answer(plain, prompt, rules) == plain.text_tokens(code + OUTPUT_STOP, after_special=False)
+    text = plain.text_tokens("The answer is 2.", after_special=False)
+    assert first_answer(plain, prompt, rules) == [*text, plain.eos_id]
+    Scripted(plain, choice(code))  # rules without `stop_follows` give no evidence: end of generation
+    assert first_answer(plain, prompt, StopRules(strings=(OUTPUT_STOP,))) == [
+        *plain.text_tokens(code, after_special=False),
+        plain.eos_id,
+    ]
 
 
 def test_the_count_says_which_of_several_stops_ended_it(plain):

@@ -2,93 +2,42 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import waiting
+from tui_helpers import (
+    ANSWER,
+    QUESTION,
+    GatedEngine,
+    SlowEngine,
+    answer_of,
+    notifications,
+    run_async,
+    seed_history,
+    solve,
+    write_bench_folder,
+)
 from typer.testing import CliRunner
 
-from mathcoder_local.bench.results import summarize
 from mathcoder_local.cli import app as cli_app
 from mathcoder_local.executor.session import ExecutorLimits
-from mathcoder_local.history import History
 from mathcoder_local.paths import user_home
 from mathcoder_local.settings import Settings, load_settings
 from mathcoder_local.solve import load_engine
 from mathcoder_local.tui.app import MathcoderApp, native_output_to_log
 from mathcoder_local.tui.engine_host import SolveRun
-from mathcoder_local.tui.screens.bench import BenchScreen, TranscriptScreen
+from mathcoder_local.tui.screens.bench import BenchScreen
 from mathcoder_local.tui.screens.help import HelpScreen
 from mathcoder_local.tui.screens.settings import SettingsScreen
 from mathcoder_local.tui.testing import type_text, wait_until
 from mathcoder_local.tui.widgets.history_list import HistoryList
 from mathcoder_local.tui.widgets.problem_input import ProblemInput
-from mathcoder_local.tui.widgets.transcript import AnswerBlock, CodeBlock, ExecutionBlock, TextBlock, Transcript
-
-QUESTION = "A warehouse holds 48213 boxes with 317 items each. How many items are there?"
-ANSWER = "15283521"
-
-
-def run_async(test):
-    """Run an async test function with asyncio (no pytest plugin needed)."""
-
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-def notifications(app) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
-def answer_of(screen) -> AnswerBlock | None:
-    found = screen.query(AnswerBlock)
-    return found.last() if found else None
-
-
-async def solve(pilot, app, question: str = QUESTION, timeout: float = 30) -> AnswerBlock:
-    screen = app.solve_screen
-    box = screen.query_one(ProblemInput)
-    await wait_until(pilot, lambda: box.has_focus, what="the input's focus")
-    box.load_text(question)  # typing key by key is covered by the prompt-history test
-    await pilot.press("enter")
-    await wait_until(pilot, lambda: answer_of(screen) is not None and not screen.solving, timeout, "the answer")
-    return answer_of(screen)
-
-
-class GatedEngine:
-    """The real engine, holding back after a few generated tokens until the test opens the gate; so a test
-    can press Esc while the model is generating, however fast the machine is."""
-
-    def __init__(self, engine, after: int = 6) -> None:
-        self._engine = engine
-        self.after = after
-        self.gate = threading.Event()
-        self.waiting = threading.Event()
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
-
-    def generate(self, tokens, **kwargs):
-        inner = self._engine.generate(tokens, **kwargs)
-        try:
-            for i, token in enumerate(inner):
-                if i == self.after and not self.gate.is_set():
-                    self.waiting.set()
-                    self.gate.wait(30)
-                yield token
-        finally:
-            inner.close()
-
+from mathcoder_local.tui.widgets.transcript import CodeBlock, ExecutionBlock, TextBlock, Transcript
 
 # --- solve --------------------------------------------------------------------------------------------------
 
@@ -154,19 +103,6 @@ async def test_esc_stops_generation_and_the_app_stays_usable(nano_gguf):
         assert len(app.history.entries()) == 2
 
 
-class SlowEngine(GatedEngine):
-    """The real engine, 20 ms per token: a long generation."""
-
-    def generate(self, tokens, **kwargs):
-        inner = self._engine.generate(tokens, **kwargs)
-        try:
-            for token in inner:
-                time.sleep(0.02)
-                yield token
-        finally:
-            inner.close()
-
-
 @run_async
 async def test_quitting_while_generating_stops_the_solve(nano_gguf):
     app = MathcoderApp(Settings(model=str(nano_gguf)), engine_loader=lambda p, o: SlowEngine(load_engine(p, o)))
@@ -209,35 +145,6 @@ def test_stop_kills_the_code_that_is_running(forked):
 
 
 # --- history ------------------------------------------------------------------------------------------------
-
-SAVED_BLOCKS = [
-    {"kind": "text", "content": "We try **two** ways."},
-    {"kind": "code", "content": "1/0"},
-    {
-        "kind": "execution",
-        "content": "ZeroDivisionError: division by zero",
-        "error": "ZeroDivisionError",
-        "timed_out": False,
-    },
-    {"kind": "code", "content": "while True: pass"},
-    {
-        "kind": "execution",
-        "content": "TimeoutError: the code ran longer than 6 s",
-        "error": "Timeout",
-        "timed_out": True,
-    },
-    {"kind": "text", "content": "42"},
-]
-
-
-def seed_history() -> list[int]:
-    history = History()
-    ids = [
-        history.add("What is 6 * 7?", answer="42", finish_reason="answer", format="mathcoder", blocks=SAVED_BLOCKS).id,
-        history.add(QUESTION, answer="1", finish_reason="answer", format="mathcoder", stats={"seconds": 1.5}).id,
-    ]
-    history.close()
-    return ids
 
 
 @run_async
@@ -369,155 +276,6 @@ async def test_a_broken_config_file_becomes_a_notification(nano_gguf):
         await pilot.pause()
         assert any("not valid JSON" in m for m in notifications(app))
         assert app.settings == Settings(model=str(nano_gguf))
-
-
-# --- bench browser ------------------------------------------------------------------------------------------
-
-
-def _row(id, subject, level, correct, blocks, prediction="1", gold="1", finish="answer"):
-    return {
-        "id": id,
-        "question": f"Question {id}?",
-        "gold": gold,
-        "prediction": prediction,
-        "correct": correct,
-        "subject": subject,
-        "level": level,
-        "finish_reason": finish,
-        "format": "mathcoder",
-        "blocks": blocks,
-        "prompt_tokens": 30,
-        "completion_tokens": 40,
-        "code_blocks": 1,
-        "seconds": 0.5,
-    }
-
-
-OK_BLOCKS = [
-    {"kind": "text", "content": "Add them."},
-    {"kind": "code", "content": "2 + 3"},
-    {"kind": "execution", "content": "5", "error": None, "timed_out": False},
-    {"kind": "text", "content": "5"},
-]
-ERROR_BLOCKS = [
-    {"kind": "code", "content": "x + 1"},
-    {"kind": "execution", "content": "NameError: name 'x' is not defined", "error": "NameError", "timed_out": False},
-    {"kind": "text", "content": "7"},
-]
-TIMEOUT_BLOCKS = [
-    {"kind": "code", "content": "while True: pass"},
-    {
-        "kind": "execution",
-        "content": "TimeoutError: the code ran longer than 6 s and was stopped",
-        "error": "Timeout",
-        "timed_out": True,
-    },
-    {"kind": "text", "content": "0"},
-]
-
-
-def write_bench_folder(folder: Path) -> Path:
-    """A small hand-written bench run folder: results.jsonl, metrics.json, config.json."""
-    rows = [
-        _row("alg-1", "Algebra", 1, True, OK_BLOCKS, "5", "5"),
-        _row("alg-2", "Algebra", 2, False, ERROR_BLOCKS, "7", "8"),
-        _row("geo-1", "Geometry", 1, True, OK_BLOCKS, "5", "5"),
-        _row("geo-2", "Geometry", 3, False, TIMEOUT_BLOCKS, "0", "12"),
-        _row("num-1", "Number Theory", 3, False, OK_BLOCKS, "5", "6", "max_blocks"),
-    ]
-    folder.mkdir(parents=True)
-    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    config = {"model_path": "/models/demo-7b.Q4_K_M.gguf", "format": "mathcoder"}
-    (folder / "metrics.json").write_text(json.dumps({**summarize(rows), "config": config}))
-    (folder / "config.json").write_text(json.dumps({"format": "mathcoder"}))
-    return folder
-
-
-def shown_ids(screen) -> list[str]:
-    return [str(r.get("id")) for r in screen.shown]
-
-
-@run_async
-async def test_bench_browser_metrics_filters_and_transcripts(tmp_path, nano_gguf):
-    folder = write_bench_folder(tmp_path / "run")
-    app = MathcoderApp(Settings(model=str(nano_gguf)))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f3")
-        screen = app.screen
-        assert isinstance(screen, BenchScreen) and screen.query_one("#bench-path").has_focus
-        screen.query_one("#bench-path").value = str(folder)
-        await pilot.press("enter")
-        assert screen.bench is not None
-        assert "demo-7b.Q4_K_M.gguf" in str(screen.query_one("#bench-summary").render())
-        by_subject = screen.query_one("#by-subject")
-        assert [by_subject.get_row_at(i)[0] for i in range(by_subject.row_count)] == [
-            "Algebra",
-            "Geometry",
-            "Number Theo…",
-            by_subject.get_row_at(3)[0],
-        ]
-        assert by_subject.get_row_at(0)[1:] == ["2", "1", "50.0"] and str(by_subject.get_row_at(3)[0]) == "all"
-        by_level = screen.query_one("#by-level")
-        assert [by_level.get_row_at(i)[0] for i in range(3)] == ["1", "2", "3"]
-        assert by_level.get_row_at(2)[1:] == ["2", "0", "0.0"]
-        assert shown_ids(screen) == ["alg-1", "alg-2", "geo-1", "geo-2", "num-1"]
-        assert screen.query_one("#problems").has_focus
-        await pilot.press("w")  # wrong only
-        assert shown_ids(screen) == ["alg-2", "geo-2", "num-1"]
-        await pilot.press("t")  # and timeouts
-        assert shown_ids(screen) == ["geo-2"]
-        await pilot.press("w")
-        assert shown_ids(screen) == ["geo-2"]
-        await pilot.press("t")
-        screen.query_one("#subject").value = "Algebra"
-        await pilot.pause()
-        assert shown_ids(screen) == ["alg-1", "alg-2"]
-        screen.query_one("#level").value = "2"
-        await pilot.pause()
-        assert shown_ids(screen) == ["alg-2"]
-        # a transcript, shown as a live solve shows it
-        screen.query_one("#problems").focus()
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TranscriptScreen), what="the transcript")
-        view = app.screen
-        await wait_until(pilot, lambda: view.query(AnswerBlock), what="the blocks")
-        execution = view.query_one(ExecutionBlock)
-        assert execution.status == "error" and execution.has_class("exec-error")
-        assert view.query_one(CodeBlock).code == "x + 1" and view.query_one(AnswerBlock).answer == "7"
-        await pilot.press("escape")
-        assert app.screen is screen
-        await pilot.press("escape")
-        assert app.screen is app.solve_screen
-
-
-@run_async
-async def test_bench_browser_on_a_real_bench_run(tmp_path, nano_gguf):
-    from mathcoder_local.bench.runner import run_bench
-
-    out = tmp_path / "nano-run"
-    for _ in run_bench(dataset="nano", limit=2, model=str(nano_gguf), out=out):
-        pass
-    app = MathcoderApp(Settings(model=str(nano_gguf)), bench=out)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, BenchScreen) and app.screen.bench, what="the run")
-        screen = app.screen
-        assert shown_ids(screen) == ["nano-000", "nano-001"] and all(r["correct"] for r in screen.shown)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TranscriptScreen), what="the transcript")
-        await wait_until(pilot, lambda: app.screen.query(AnswerBlock), what="the blocks")
-        assert app.screen.query_one(ExecutionBlock).status == "ok"
-        assert app.screen.query_one(AnswerBlock).answer == screen.shown[0]["prediction"]
-
-
-@run_async
-async def test_a_folder_that_is_not_a_bench_run_becomes_a_notification(tmp_path, nano_gguf):
-    app = MathcoderApp(Settings(model=str(nano_gguf)))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f3")
-        app.screen.query_one("#bench-path").value = str(tmp_path)
-        await pilot.press("enter")
-        assert app.screen.bench is None
-        assert any("has no results.jsonl" in m for m in notifications(app))
 
 
 # --- keys, help, command palette, sizes ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ path, the cursor not blinking.
 
 from __future__ import annotations
 
-from test_tui import SAVED_BLOCKS, write_bench_folder
+from tui_helpers import SAVED_BLOCKS, write_bench_folder
 
 from mathcoder_local.history import History
 from mathcoder_local.settings import Settings

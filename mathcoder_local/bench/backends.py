@@ -34,7 +34,6 @@ def local_backend(model_path: str, options: EngineOptions, parallel: int, settin
         n_ctx=settings.n_ctx,
         n_threads=options.n_threads,
         n_gpu_layers=options.n_gpu_layers,
-        seed=options.seed,
     )
 
     def stats() -> dict[str, object]:

@@ -16,6 +16,8 @@ from mathcoder_local.paths import user_home
 from mathcoder_local.solve import EngineOptions
 from mathcoder_local.solve_config import SolveConfig
 
+LIMITS = ("max_rounds", "max_block_tokens", "max_tokens")  # SolveConfig fields grouped under "limits"
+
 
 @dataclass(frozen=True)
 class BenchSettings:
@@ -26,20 +28,11 @@ class BenchSettings:
     n_ctx: int = EngineOptions.n_ctx  # per problem
 
     def to_dict(self) -> dict[str, object]:
-        """The identity layout run folders hold (config.json's `settings`), unchanged across versions."""
-        c = self.solve
-        return {
-            "format": c.format,
-            "system": c.system,
-            "temperature": c.temperature,
-            "top_p": c.top_p,
-            "seed": c.seed,
-            "samples": self.samples,
-            "grammar": c.grammar,
-            "limits": {"max_rounds": c.max_rounds, "max_block_tokens": c.max_block_tokens, "max_tokens": c.max_tokens},
-            "timeout": c.timeout,
-            "n_ctx": self.n_ctx,
-        }
+        """config.json's `settings`: every `SolveConfig` field, the token limits grouped under `limits` as run
+        folders have always held them, `samples` and `n_ctx`."""
+        solve = self.solve.to_dict()
+        limits = {name: solve.pop(name) for name in LIMITS}
+        return {**solve, "samples": self.samples, "limits": limits, "n_ctx": self.n_ctx}
 
 
 def file_sha256(path: Path) -> str:

@@ -5,26 +5,32 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
+from typing_extensions import Annotated
 
 from mathcoder_local.cli.common import fail, user_errors
 from mathcoder_local.cli.options import (
-    Ctx,
+    CTX,
+    SEED,
+    SERVERS,
+    AnswerField,
     D,
+    DataDir,
     E,
     Format,
     GpuLayers,
     Grammar,
+    Limit,
     MaxBlocks,
     MaxBlockTokens,
     MaxTokens,
     Model,
-    Seed,
+    QuestionField,
     ServerKind,
     ServerKindOption,
-    Servers,
+    Subset,
     System,
     Temperature,
     Threads,
@@ -32,6 +38,7 @@ from mathcoder_local.cli.options import (
     TopP,
     engine_options,
     solve_config,
+    with_help,
 )
 
 
@@ -39,26 +46,29 @@ def bench(
     dataset: str = typer.Option(
         "nano", "--dataset", "-d", help="gsm8k, MATH, MATH-500, svamp, mathematics, simuleq, nano, or a JSONL path."
     ),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where datasets live (default: user dir)."),
-    question_field: Optional[str] = typer.Option(None, "--question-field", help="Question field of a JSONL."),
-    answer_field: Optional[str] = typer.Option(None, "--answer-field", help="Answer field of a JSONL."),
-    subset: Optional[str] = typer.Option(None, "--subset", help="e.g. 'level=5', 'subject=Algebra', 'Level 5'."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Only the first N problems (after --subset)."),
+    data_dir: DataDir = None,
+    question_field: QuestionField = None,
+    answer_field: AnswerField = None,
+    subset: Subset = None,
+    limit: Limit = None,
     model: Model = None,
     format: Format = None,
     system: System = D.system,
     parallel: int = typer.Option(
         1, "--parallel", "-p", help="Problems decoded together in one batch (with --server: at a time per server)."
     ),
-    server: Servers = None,
+    server: Annotated[
+        Optional[List[str]],
+        with_help(SERVERS, "Run the model on this server (OpenAI-compatible or TGI); repeat to spread the problems."),
+    ] = None,
     server_kind: ServerKindOption = ServerKind("auto"),
     samples: int = typer.Option(1, "--samples", "-k", help="Samples per problem; K > 1 scores the majority vote."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default: user dir/runs/...)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, skipping finished problems."),
-    ctx: Ctx = E.n_ctx,
+    ctx: Annotated[int, with_help(CTX, "Context window per problem, in tokens.")] = E.n_ctx,
     threads: Threads = E.n_threads,
     n_gpu_layers: GpuLayers = E.n_gpu_layers,
-    seed: Seed = D.seed,
+    seed: Annotated[int, with_help(SEED, "Sampling seed (each problem and sample derives its own).")] = D.seed,
     temperature: Temperature = D.temperature,
     top_p: TopP = D.top_p,
     grammar: Grammar = D.grammar,
@@ -84,7 +94,7 @@ def bench(
         subset=subset,
         limit=limit,
         model=model,
-        engine_options=engine_options(ctx=ctx, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed),
+        engine_options=engine_options(ctx=ctx, threads=threads, n_gpu_layers=n_gpu_layers),
         parallel=parallel,
         settings=BenchSettings(solve=config, samples=samples, n_ctx=ctx),
         out=out,

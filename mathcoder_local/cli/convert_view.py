@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mathcoder_local.convert import Check, ConversionPlan, output_bytes
 from mathcoder_local.convert.vocab import CONTROL, USER_DEFINED
+from mathcoder_local.quants import DIRECT
 
 _TYPE_NAMES = {1: "normal", 2: "unknown", CONTROL: "control", USER_DEFINED: "user-defined", 5: "unused", 6: "byte"}
 
@@ -18,7 +19,7 @@ _TYPE_NAMES = {1: "normal", 2: "unknown", CONTROL: "control", USER_DEFINED: "use
 def print_plan(console: Console, plan: ConversionPlan) -> None:
     c, v = plan.config, plan.vocab
     table = Table(title=f"would write {plan.outfile}", show_header=False)
-    direct = plan.outtype if plan.outtype in ("f32", "f16", "bf16", "q8_0") else "f16"
+    direct = plan.outtype if plan.outtype in DIRECT else "f16"  # k-quants are made from an f16 file
     rows = [
         ("source", str(plan.folder) + (f"  ({plan.repo_id})" if plan.repo_id else "")),
         (

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
 
 from mathcoder_local.cli.common import CONTEXT, user_errors
+from mathcoder_local.cli.options import AnswerField, DataDir, Limit, QuestionField, Subset
 
 data_app = typer.Typer(
     name="data",
@@ -16,12 +16,10 @@ data_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DATA_DIR_HELP = "Data directory (default: $MATHCODER_LOCAL_DATA, else the user directory's data/)."
-
 
 @data_app.command("list", context_settings=CONTEXT)
 def list_command(
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    data_dir: DataDir = None,
 ) -> None:
     """Show the known sets, which are present in the data directory, and where each comes from."""
     from rich.console import Console
@@ -57,7 +55,7 @@ def list_command(
 @data_app.command("pull", context_settings=CONTEXT)
 def pull_command(
     name: str = typer.Argument(..., help="A known set: gsm8k, math, math500 (sets without a hub copy say so)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    data_dir: DataDir = None,
     revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit)."),
 ) -> None:
     """Download a set from the Hugging Face hub into the data directory (the only command that goes online)."""
@@ -79,11 +77,11 @@ def pull_command(
 @data_app.command("show", context_settings=CONTEXT)
 def show_command(
     dataset: str = typer.Argument(..., help="A known set (gsm8k, MATH, MATH-500, ...) or a .jsonl file."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
-    subset: Optional[str] = typer.Option(None, "--subset", help="e.g. level=5, subject=Algebra, level=4,5."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Only the first N problems (after --subset)."),
-    question_field: Optional[str] = typer.Option(None, "--question-field", help="Question field of a JSONL file."),
-    answer_field: Optional[str] = typer.Option(None, "--answer-field", help="Answer field of a JSONL file."),
+    data_dir: DataDir = None,
+    subset: Subset = None,
+    limit: Limit = None,
+    question_field: QuestionField = None,
+    answer_field: AnswerField = None,
     id_field: Optional[str] = typer.Option(None, "--id-field", help="Id field (default: id, idx, unique_id)."),
 ) -> None:
     """Print a set's problems as read for evaluation: one JSON object per line (id, question, answer, ...)."""

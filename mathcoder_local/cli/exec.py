@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typing_extensions import Annotated
 
 from mathcoder_local.cli.common import CONTEXT, fail
-from mathcoder_local.cli.options import D
+from mathcoder_local.cli.options import TIMEOUT, D, with_help
 
 
 def _read_code(file: Optional[str]) -> str:
@@ -56,7 +57,7 @@ def exec_command(
     explain: bool = typer.Option(
         False, "--explain", help="List the containment layers, active or not and why; run nothing."
     ),
-    timeout: float = typer.Option(D.timeout, "--timeout", help="Seconds the code may run (wall clock)."),
+    timeout: Annotated[float, with_help(TIMEOUT, "Seconds the code may run (wall clock).")] = D.timeout,
 ) -> None:
     """Run code in a fresh executor session and print what the model would see (MathCoder format).
 

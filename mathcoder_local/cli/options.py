@@ -8,10 +8,13 @@ store, so a new format or quantization appears in every command at once.
 
 from __future__ import annotations
 
+from copy import copy
 from enum import Enum
+from pathlib import Path
 from typing import Any, List, Mapping, Optional
 
 import typer
+from typer.models import OptionInfo
 from typing_extensions import Annotated
 
 from mathcoder_local.engine.remote import SERVER_KINDS
@@ -34,17 +37,15 @@ MODEL = typer.Option(
 FORMAT = typer.Option("--format", help=f"Prompt format: {_FORMATS} (default: detected).")
 SYSTEM = typer.Option("--system", help="System text, for formats that take one (MathCoder).")
 SERVERS = typer.Option(
-    "--server",
-    help="Run the model on this server (OpenAI-compatible or TGI); repeatable (solve: the first that answers; "
-    "bench: problems spread over all).",
+    "--server", help="Run the model on this server (OpenAI-compatible or TGI); repeatable: the first that answers."
 )
 SERVER_KIND = typer.Option("--server-kind", help="Server API (auto: detected).")
-CTX = typer.Option("--ctx", help="Context window in tokens (bench: per problem).")
+CTX = typer.Option("--ctx", help="Context window in tokens.")
 THREADS = typer.Option("--threads", "-t", help="CPU threads (default: llama.cpp's).")
 GPU_LAYERS = typer.Option(
     "--n-gpu-layers", "-ngl", help="Layers to offload (default: all if the build has a GPU, else 0)."
 )
-SEED = typer.Option("--seed", help="Sampling seed (bench: each problem and sample derives its own).")
+SEED = typer.Option("--seed", help="Sampling seed.")
 TEMPERATURE = typer.Option("--temperature", help="0 decodes greedily.")
 TOP_P = typer.Option("--top-p", help="Nucleus sampling threshold, in (0, 1].")
 GRAMMAR = typer.Option(
@@ -54,6 +55,14 @@ MAX_BLOCKS = typer.Option("--max-blocks", help=f"Round limit (default: the forma
 MAX_BLOCK_TOKENS = typer.Option("--max-block-tokens", help="Token limit for one block.")
 MAX_TOKENS = typer.Option("--max-tokens", help="Token limit for the whole answer.")
 TIMEOUT = typer.Option("--timeout", help="Seconds each code block may run.")
+
+
+def with_help(option: OptionInfo, help: str) -> OptionInfo:
+    """The same option (flags, kind) with the help text one command needs; Typer copies it again per use."""
+    variant = copy(option)
+    variant.help = help
+    return variant
+
 
 Model = Annotated[Optional[str], MODEL]
 Format = Annotated[Optional[FormatName], FORMAT]
@@ -72,6 +81,20 @@ MaxBlockTokens = Annotated[int, MAX_BLOCK_TOKENS]
 MaxTokens = Annotated[int, MAX_TOKENS]
 Timeout = Annotated[float, TIMEOUT]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the terminal view.")]
+
+# Choosing problems (bench, data show).
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data-dir", help="Data directory (default: $MATHCODER_LOCAL_DATA, else the user directory's data/)."
+    ),
+]
+QuestionField = Annotated[Optional[str], typer.Option("--question-field", help="Question field of a JSONL file.")]
+AnswerField = Annotated[Optional[str], typer.Option("--answer-field", help="Answer field of a JSONL file.")]
+Subset = Annotated[
+    Optional[str], typer.Option("--subset", help="e.g. 'level=5', 'level=4,5', 'subject=Algebra', 'Level 5'.")
+]
+Limit = Annotated[Optional[int], typer.Option("--limit", "-n", help="Only the first N problems (after --subset).")]
 
 # Defaults, for the signatures.
 D = SolveConfig()
@@ -106,5 +129,5 @@ def solve_config(options: Mapping[str, Any]) -> SolveConfig:
     ).validated()
 
 
-def engine_options(*, ctx: int, threads: int | None, n_gpu_layers: int | None, seed: int) -> EngineOptions:
-    return EngineOptions(n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers, seed=seed)
+def engine_options(*, ctx: int, threads: int | None, n_gpu_layers: int | None) -> EngineOptions:
+    return EngineOptions(n_ctx=ctx, n_threads=threads, n_gpu_layers=n_gpu_layers)

@@ -8,7 +8,9 @@ from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.text import Text
 
-from mathcoder_local.events import BlockEnded, BlockStarted, Finished, SolveEvent, TextDelta
+from mathcoder_local.events import BlockEnded, BlockStarted, ExecutionResult, Finished, SolveEvent, TextDelta
+
+STYLES = {"ok": "green", "error": "red", "timeout": "yellow"}  # an execution panel's border, by status
 
 
 class TranscriptPrinter:
@@ -29,13 +31,9 @@ class TranscriptPrinter:
             code = Syntax(event.block.content, "python", theme="ansi_dark", word_wrap=True)
             c.print(Panel(code, title="code", title_align="left", border_style="cyan"))
         elif isinstance(event, BlockEnded) and event.block.kind == "execution":
-            result = event.block.result
-            title, style = "output", "green"
-            if result is not None and result.timed_out:
-                title, style = "timeout", "yellow"
-            elif result is not None and result.error:
-                title, style = f"error: {result.error}", "red"
-            c.print(Panel(Text(event.block.content), title=title, title_align="left", border_style=style))
+            result = event.block.result or ExecutionResult()
+            style = STYLES[result.status]
+            c.print(Panel(Text(event.block.content), title=result.title, title_align="left", border_style=style))
         elif isinstance(event, Finished):
             s = event.stats
             c.print(Rule(style="dim"))

@@ -82,7 +82,7 @@ def solve(
         events = run_solve(
             text,
             model=model,
-            engine_options=engine_options(ctx=ctx, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed),
+            engine_options=engine_options(ctx=ctx, threads=threads, n_gpu_layers=n_gpu_layers),
             config=config,
             servers=tuple(server or ()),
             server_kind=str(server_kind.value),

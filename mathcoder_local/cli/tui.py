@@ -10,34 +10,39 @@ from typing_extensions import Annotated
 
 from mathcoder_local.cli.common import CONTEXT, fail
 from mathcoder_local.cli.options import (
+    FORMAT,
     GRAMMAR,
     MAX_BLOCKS,
     MODEL,
     TEMPERATURE,
     TIMEOUT,
     Ctx,
+    D,
     E,
-    Format,
+    FormatName,
     GpuLayers,
     Seed,
     Threads,
     engine_options,
     enum_value,
+    with_help,
 )
+
+SAVED = "(default: the saved settings)"
 
 
 def tui(
     # The solve options default to None here: given, they override the saved settings for this session.
-    model: Annotated[Optional[str], MODEL] = None,
-    format: Format = None,
-    temperature: Annotated[Optional[float], TEMPERATURE] = None,
-    max_blocks: Annotated[Optional[int], MAX_BLOCKS] = None,
-    timeout: Annotated[Optional[float], TIMEOUT] = None,
-    grammar: Annotated[Optional[bool], GRAMMAR] = None,
+    model: Annotated[Optional[str], with_help(MODEL, f"A GGUF path or a model name {SAVED}.")] = None,
+    format: Annotated[Optional[FormatName], with_help(FORMAT, f"Prompt format {SAVED}, else detected.")] = None,
+    temperature: Annotated[Optional[float], with_help(TEMPERATURE, f"0 decodes greedily {SAVED}.")] = None,
+    max_blocks: Annotated[Optional[int], with_help(MAX_BLOCKS, f"Round limit {SAVED}, else the format's.")] = None,
+    timeout: Annotated[Optional[float], with_help(TIMEOUT, f"Seconds each code block may run {SAVED}.")] = None,
+    grammar: Annotated[Optional[bool], with_help(GRAMMAR, f"Constrain output to well-formed blocks {SAVED}.")] = None,
     ctx: Ctx = E.n_ctx,
     threads: Threads = E.n_threads,
     n_gpu_layers: GpuLayers = E.n_gpu_layers,
-    seed: Seed = E.seed,
+    seed: Seed = D.seed,
     bench: Optional[Path] = typer.Option(None, "--bench", help="Open this bench output folder in the browser."),
 ) -> None:
     """The terminal app: solve problems with a live transcript, history, settings, bench browser.
@@ -59,9 +64,9 @@ def tui(
         if value is not None:
             overrides[key] = value
     try:
-        Settings(**overrides).validated().solve_config(seed=seed).validated()  # type: ignore[arg-type]
+        Settings(**overrides).solve_config(seed=seed).validated()  # type: ignore[arg-type]
     except UserError as exc:
-        fail(str(exc).replace("settings: ", "--").replace("max_blocks", "max-blocks"))
+        fail(str(exc))
     if model is not None:
         from mathcoder_local.store import check_model
 
@@ -76,8 +81,9 @@ def tui(
 
     app = MathcoderApp(
         overrides=overrides,
-        engine_options=engine_options(ctx=ctx, threads=threads, n_gpu_layers=n_gpu_layers, seed=seed),
+        engine_options=engine_options(ctx=ctx, threads=threads, n_gpu_layers=n_gpu_layers),
         bench=bench,
+        seed=seed,
     )
     run_app(app)
 

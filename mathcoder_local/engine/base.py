@@ -27,11 +27,17 @@ class StopRules:
 
     Engines in this process ignore it: the solve loop stops pulling tokens when its tracker says so. A remote
     engine sends one request per stretch and needs to know where the server should stop, and how a boundary
-    that the server's output cannot show is made visible.
+    that the server's output cannot show is made visible. A server that returns text without the stop string
+    it stopped at, and reports no token count, cannot say whether a stop string or the end of generation ended
+    the answer: `stop_follows` is the format's evidence for a stop string, and without it the answer ended.
     """
 
     #: text stops the model writes (```output); kept in the output, so the tracker sees them
     strings: tuple[str, ...] = ()
+    #: for servers that return text without the stop and report no token count: text that must end the
+    #: answer (trailing whitespace aside) for it to be taken as stopped at the first of `strings`; an answer
+    #: without a count that ends with none of these ended at end of generation
+    stop_follows: tuple[str, ...] = ()
     #: special tokens that end a stretch (a block's end, the message's end)
     tokens: tuple[int, ...] = ()
     #: every special token the format uses: written out as text for servers that take text, and turned back

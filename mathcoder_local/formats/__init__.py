@@ -8,7 +8,7 @@ from mathcoder_local.formats.base import BlockTracker, PromptFormat, Step
 from mathcoder_local.formats.mathcoder import MathCoderFormat
 from mathcoder_local.formats.tora import ToraFormat
 
-FORMATS: dict[str, type[PromptFormat]] = {"mathcoder": MathCoderFormat, "tora": ToraFormat}
+FORMATS: dict[str, type[PromptFormat]] = {cls.name: cls for cls in (MathCoderFormat, ToraFormat)}
 FORMAT_METADATA_KEY = "mathcoder_local.prompt_format"  # written by `mathcoder-local convert`
 
 
@@ -18,8 +18,8 @@ def detect_format(engine: Engine) -> str:
     if recorded in FORMATS:
         return recorded
     if engine.token_id("<|endofblock|>") is not None and engine.token_id("<|code|>") is not None:
-        return "mathcoder"
-    return "tora"
+        return MathCoderFormat.name
+    return ToraFormat.name
 
 
 def make_format(engine: Engine, name: str | None = None, **options: object) -> PromptFormat:

@@ -192,4 +192,4 @@ class ToraFormat(PromptFormat):
         return tracker.code_blocks
 
     def stop_rules(self) -> StopRules:
-        return StopRules(strings=(OUTPUT_STOP,))
+        return StopRules(strings=(OUTPUT_STOP,), stop_follows=("```",))  # ```output follows a closed fence

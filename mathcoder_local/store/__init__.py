@@ -2,7 +2,7 @@
 
 | module | job |
 |---|---|
-| `catalog.py` | the published checkpoints (models/catalog.json), the quantization names, sizes per quantization |
+| `catalog.py` | the published checkpoints (models/catalog.json), sizes per quantization (the names: `mathcoder_local.quants`) |
 | `registry.py` | local names in models.json (`models add`, `pull`) |
 | `gguf_info.py` | a GGUF's (or the checkpoint's) prompt format and quantization, read without loading it |
 | `pull.py` | `pull`: download, convert, register as NAME:quant |

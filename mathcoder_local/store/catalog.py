@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 from mathcoder_local.errors import UserError
-from mathcoder_local.quants import DEFAULT_QUANT, FULL_PRECISION, QUANTS  # noqa: F401 - re-exported
+from mathcoder_local.quants import DEFAULT_QUANT, DIRECT, FULL_PRECISION, QUANTS  # noqa: F401 - re-exported
 
 # bytes per block and weights per block, as ggml stores them
 _BLOCKS = {
@@ -83,7 +83,7 @@ def _use_more_bits(i: int, n: int) -> bool:
 
 def tensor_type(name: str, quant: str, n_layers: int) -> str:
     """The ggml type llama.cpp gives a 2-D tensor at `quant` (llama_tensor_get_type for these file types)."""
-    if quant in ("f32", "f16", "bf16", "q8_0"):
+    if quant in DIRECT:
         return quant
     base = {"q4_k_m": "q4_k", "q5_k_m": "q5_k", "q6_k": "q6_k"}[quant]
     if name == "output.weight":

@@ -67,6 +67,15 @@ def _bundled(on_status: Status | None) -> str:
     return os.fspath(bundled_gguf(on_status))
 
 
+def model_file(name: str | os.PathLike[str]) -> Path | None:
+    """The file `name` stands for without converting anything: None for the bundled model or a name that
+    stands for nothing here."""
+    try:
+        return _lookup(os.fspath(name))
+    except UserError:
+        return None
+
+
 def resolve_model_name(name: str | os.PathLike[str], *, on_status: Status | None = None) -> str:
     """The GGUF path `name` stands for (see the module's order); the bundled model is converted if need be.
 

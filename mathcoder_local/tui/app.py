@@ -25,7 +25,8 @@ from mathcoder_local.history import History
 from mathcoder_local.paths import user_home
 from mathcoder_local.settings import Settings, load_settings
 from mathcoder_local.solve import EngineOptions
-from mathcoder_local.store import model_label
+from mathcoder_local.solve_config import SolveConfig
+from mathcoder_local.store import chosen_model, model_label
 from mathcoder_local.tui.engine_host import EngineHost, EngineLoader, LoadedModel
 from mathcoder_local.tui.screens.bench import BenchScreen
 from mathcoder_local.tui.screens.help import HelpScreen
@@ -69,8 +70,10 @@ class MathcoderApp(App[None]):
         engine_options: EngineOptions = EngineOptions(),
         engine_loader: EngineLoader | None = None,
         bench: str | Path | None = None,
+        seed: int = SolveConfig.seed,
     ) -> None:
-        """`settings`: None loads config.json; `overrides` (command-line options) apply on top for this run."""
+        """`settings`: None loads config.json; `overrides` (command-line options) apply on top for this run;
+        `seed`: the sampling seed of this run's solves."""
         super().__init__()
         self._startup_errors: list[str] = []
         if settings is None:
@@ -85,7 +88,7 @@ class MathcoderApp(App[None]):
             except (UserError, TypeError) as exc:
                 self._startup_errors.append(str(exc))
         self.settings = settings
-        self.host = EngineHost(engine_loader, engine_options)
+        self.host = EngineHost(engine_loader, engine_options, seed=seed)
         self.history: History | None = None
         try:
             self.history = History()
@@ -134,7 +137,7 @@ class MathcoderApp(App[None]):
         self.post_message(ModelLoaded(loaded))
 
     def _show_model(self, state: str, style: str, fmt: str | None = None, model: str | None = None) -> None:
-        label = model or model_label(self.settings.model or os.environ.get("MATHCODER_LOCAL_MODEL"))
+        label = model or model_label(chosen_model(self.settings.model))
         self.model_view = (label, fmt or self.settings.format, state, style)
         if self.solve_screen is not None and self.solve_screen.is_mounted:
             self.solve_screen.model_status(*self.model_view)

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Callable
 
 from mathcoder_local.engine.base import Engine
-from mathcoder_local.events import Block, BlockEnded, Finished, Rounds, SolveEvent, SolveStats
+from mathcoder_local.events import Block, BlockEnded, Finished, Rounds, SolveEvent, SolveStarted, SolveStats
 from mathcoder_local.executor.forkserver import ForkServer
 from mathcoder_local.executor.session import DEFAULT_PRELOAD, CellResult, ExecutorLimits, ExecutorSession
 from mathcoder_local.settings import Settings
 from mathcoder_local.solve import EngineOptions, load_engine
+from mathcoder_local.solve_config import SolveConfig
 
 EngineLoader = Callable[[str, EngineOptions], Engine]
 
@@ -53,8 +54,6 @@ class SolveRun:
         self.started: float | None = None  # perf_counter when generation began (after the model was free)
         self.engine: Engine | None = None
         self.tokens_at_start = 0
-        self.rounds: Rounds | None = None  # the solver's count before its first event: none used of the limit
-        self.format: str | None = None
         self._session: _StoppableSession | None = None
 
     def new_session(self, limits: ExecutorLimits, forkserver: ForkServer | None = None) -> ExecutorSession:
@@ -90,9 +89,16 @@ class EngineHost:
     import (about 0.3 s of CPU) per problem.
     """
 
-    def __init__(self, loader: EngineLoader | None = None, options: EngineOptions = EngineOptions()) -> None:
+    def __init__(
+        self,
+        loader: EngineLoader | None = None,
+        options: EngineOptions = EngineOptions(),
+        *,
+        seed: int = SolveConfig.seed,
+    ) -> None:
         self.loader: EngineLoader = loader or load_engine
         self.options = options
+        self.seed = seed  # sampling seed of every solve
         self.lock = threading.Lock()
         self.engine: Engine | None = None
         self.loaded: LoadedModel | None = None
@@ -131,6 +137,8 @@ class EngineHost:
         from mathcoder_local.solve import make_solver
 
         blocks: list[Block] = []
+        started: SolveStarted | None = None
+        rounds: Rounds | None = None
         try:
             with self.lock:
                 engine = self.engine
@@ -138,17 +146,18 @@ class EngineHost:
                     raise RuntimeError("no model is loaded (choose one in Settings, F2)")
                 solver = make_solver(
                     engine,
-                    run.settings.solve_config(seed=self.options.seed),
+                    run.settings.solve_config(seed=self.seed),
                     session_factory=lambda limits: run.new_session(limits, self._fork_server()),
                 )
                 run.engine, run.tokens_at_start = engine, engine.counters.sampled_tokens
-                run.rounds = Rounds(0, solver.max_rounds, solver.format.round_unit)
-                run.format = solver.format.name
                 run.started = time.perf_counter()
                 try:
                     for event in solver.solve(run.question, should_stop=run.stop.is_set):
-                        if isinstance(event, BlockEnded):
+                        if isinstance(event, SolveStarted):
+                            started, rounds = event, event.rounds
+                        elif isinstance(event, BlockEnded):
                             blocks.append(event.block)
+                            rounds = event.rounds or rounds
                         run.events.append(event)
                 except Exception:
                     if not run.stop.is_set():
@@ -156,7 +165,8 @@ class EngineHost:
                     # Killing the executor mid-start makes the session raise; a stop asked for it: cancelled.
                     seconds = time.perf_counter() - run.started
                     stats = SolveStats(generated_tokens=run.generated_tokens, seconds=seconds)
-                    run.events.append(Finished("", "cancelled", run.format, tuple(blocks), stats))
+                    fmt = started.format if started is not None else solver.format.name
+                    run.events.append(Finished("", "cancelled", fmt, tuple(blocks), stats, rounds))
         except Exception as exc:  # noqa: BLE001 - shown to the user as a notification, never a traceback
             run.error = str(exc) or type(exc).__name__
         finally:

@@ -1,12 +1,8 @@
-"""OpenAI-compatible completions servers (`POST /v1/completions`): llama.cpp's llama-server, llama-cpp-python's
-server (`python -m llama_cpp.server`), vLLM. Where a stretch of generation ends comes from the caller's
-`StopRules`: this module knows servers, and nothing of how a prompt is laid out.
+"""llama.cpp's OpenAI-compatible completions servers: llama-server and llama-cpp-python's server
+(`python -m llama_cpp.server`). Where a stretch of generation ends comes from the caller's `StopRules`: this
+module knows the server, and nothing of how a prompt is laid out. The request plumbing (token ids or text as
+the prompt, the choice and its token count) is `completions.CompletionsEngine`'s.
 
-**llama.cpp dialect** (llama-server, llama-cpp-python; told apart from vLLM by `/v1/models`' `owned_by`):
-
-- Prompt: token ids where the server takes them (llama-server does); llama-cpp-python 0.3's request model takes
-  only strings (a list of ids is a 422), so the token list is written out as text, which it tokenizes with its
-  special tokens parsed. Which one works is found on the first request and remembered per URL.
 - Output: text only. Block tokens that are CONTROL tokens render as empty text, so with `block_openers` the
   boundaries are made visible: blocks come one request at a time, each shaped by a GBNF grammar with
   llama.cpp's token references: (1) which block comes next: `( <opener-1> "\\x01" | <opener-2> "\\x02" )?` (or
@@ -16,32 +12,24 @@ server (`python -m llama_cpp.server`), vLLM. Where a stretch of generation ends 
   are always well formed over these servers, with or without --grammar.
 - Otherwise: `stop` on the stop strings (and the stop tokens' text). An answer that stopped at one is told
   from one that ended at end of generation by the token count the server reports (the stop's tokens are
-  counted but not returned); with several stops, the count says which one.
+  counted but not returned); with several stops, the count says which one. A server that reports no count
+  is taken to have stopped at the first stop string only where the text ends with one of the rules'
+  `stop_follows`; otherwise the answer ended at end of generation.
 - Sampling: temperature, top_p, top_k, seed; llama.cpp's own extras (repeat_penalty 1.1, min_p 0.05, top_k 40
   by default) are switched off so that temperature 0 is the same greedy decoding as in process.
 
-**vLLM dialect**: token ids in; `stop` on the stop strings and the stop tokens' text with
-`skip_special_tokens: false` and `include_stop_str_in_output: true`, one stretch per request as MathCoder's own
-harness did on TGI; the generated token ids come back with `return_tokens_as_token_ids` (or
-`return_token_ids`), else the text is tokenized here. This dialect follows vLLM's documented parameters; the
-tests exercise the llama.cpp dialect against a real llama-cpp-python server.
-
-Neither dialect can run a logits processor or a custom grammar.
+Neither a logits processor nor a custom grammar can run on these servers.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Sequence
 
 from mathcoder_local.engine.base import SamplingParams, StopRules
-from mathcoder_local.engine.remote.base import RemoteEngine, request_seed
-from mathcoder_local.engine.remote.http import ServerError
+from mathcoder_local.engine.remote.completions import CompletionsEngine
 from mathcoder_local.errors import UserError
 
 _TAG_CANDIDATES = "\x01\x02\x03\x04\x05\x06\x07\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
-_prompt_lock = threading.Lock()
-_text_prompts: dict[str, bool] = {}  # URL -> the server wants the prompt as text, not token ids
 
 
 def _gbnf_char(ch: str) -> str:
@@ -53,80 +41,29 @@ def _class_char(ch: str) -> str:
     return ch if ch.isprintable() and ch not in '\\]^-"[' else _gbnf_char(ch)
 
 
-class OpenAIEngine(RemoteEngine):
-    kind = "openai"
+class OpenAIEngine(CompletionsEngine):
+    """The llama.cpp dialect: the block protocol under GBNF grammars, or stop strings."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.dialect = self.server.dialect
         self._tags: dict[int, tuple[str, ...]] = {}
 
-    # --- requests ---------------------------------------------------------------------------------------
-
-    def _body(self, sequence: Sequence[int], max_tokens: int, sampling: SamplingParams) -> dict[str, object]:
-        body: dict[str, object] = {
-            "max_tokens": max_tokens,
-            "temperature": max(sampling.temperature, 0.0),
-            "top_p": sampling.top_p,
-            "seed": request_seed(sampling.seed, len(sequence)),
-            "stream": False,
-            "n": 1,
+    def _dialect_body(self, sampling: SamplingParams) -> dict[str, object]:
+        return {
+            "top_k": sampling.top_k,
+            "min_p": 0.0,
+            "repeat_penalty": 1.0,
+            "presence_penalty": 0.0,
+            "frequency_penalty": 0.0,
+            "cache_prompt": True,
         }
-        if self.server.model_id:
-            body["model"] = self.server.model_id
-        if self.dialect == "vllm":
-            body.update(top_k=sampling.top_k or -1, min_p=0.0, repetition_penalty=1.0)
-        else:
-            body.update(
-                top_k=sampling.top_k,
-                min_p=0.0,
-                repeat_penalty=1.0,
-                presence_penalty=0.0,
-                frequency_penalty=0.0,
-                cache_prompt=True,
-            )
-        return body
-
-    def _complete(self, sequence: Sequence[int], body: dict[str, object]) -> dict[str, object]:
-        """POST /v1/completions with the prompt as token ids, or as text where the server wants text."""
-        with _prompt_lock:
-            as_text = _text_prompts.get(self.url)
-        ids = {**body, "prompt": list(sequence)}
-        if as_text is None:  # first request to this server: try token ids once
-            try:
-                choice = self._choice(self._post("/v1/completions", ids, sequence, attempts=1))
-            except ServerError as exc:
-                # llama-cpp-python's request model takes strings only; its validation error comes back as 500
-                if "prompt" not in str(exc).lower() or "string" not in str(exc).lower():
-                    return self._choice(self._post("/v1/completions", ids, sequence))
-                as_text = True
-            else:
-                as_text = False
-            with _prompt_lock:
-                _text_prompts[self.url] = as_text
-            if not as_text:
-                return choice
-        if not as_text:
-            return self._choice(self._post("/v1/completions", ids, sequence))
-        return self._choice(self._post("/v1/completions", {**body, "prompt": self.render_text(sequence)}, sequence))
-
-    def _choice(self, answer: dict[str, object]) -> dict[str, object]:
-        choices = answer.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise UserError(f"{self.url}/v1/completions answered without choices")
-        choice = dict(choices[0])
-        usage = answer.get("usage")
-        choice["_completion_tokens"] = usage.get("completion_tokens") if isinstance(usage, dict) else None
-        return choice
 
     def _step(self, sequence: list[int], sampling: SamplingParams, max_tokens: int, stops: StopRules) -> list[int]:
-        if self.dialect == "vllm":
-            return self._vllm_step(sequence, sampling, max_tokens, stops)
         if stops.block_openers:
             return self._block_step(sequence, sampling, max_tokens, stops)
         return self._stop_string_step(sequence, sampling, max_tokens, stops)
 
-    # --- llama.cpp dialect: blocks opened by control tokens ---------------------------------------------
+    # --- blocks opened by control tokens ----------------------------------------------------------------
 
     def tags(self, count: int = 3) -> tuple[str, ...]:
         """`count` characters that are each one token of this vocabulary (byte tokens), used as end tags."""
@@ -217,7 +154,7 @@ class OpenAIEngine(RemoteEngine):
             out.append(block_end)
         return out
 
-    # --- llama.cpp dialect: stop strings ----------------------------------------------------------------
+    # --- stop strings -----------------------------------------------------------------------------------
 
     def _stop_string_step(
         self, sequence: list[int], sampling: SamplingParams, max_tokens: int, stops: StopRules
@@ -236,42 +173,11 @@ class OpenAIEngine(RemoteEngine):
         candidates = [self.text_tokens(text + s, after_special=after) for s in stops.strings]
         candidates += [[*out, t] for t in stops.tokens if not self.is_end_of_generation(t)]
         counted = choice.get("_completion_tokens")
-        if candidates and counted is None:
-            return candidates[0]  # a server that counts nothing: the first stop is assumed
+        if counted is None:  # a server that counts nothing: a stop string only where the text shows one is due
+            tail = text.rstrip()
+            if stops.strings and any(tail.endswith(f) for f in stops.stop_follows if f):
+                return candidates[0]
         if candidates and isinstance(counted, int) and counted > len(out):
             return min(candidates, key=lambda c: abs(len(c) - counted))  # the first of equally near ones
         ends = [t for t in stops.tokens if self.is_end_of_generation(t)]
         return [*out, ends[0] if ends else self.eos_id]
-
-    # --- vLLM dialect -----------------------------------------------------------------------------------
-
-    def _vllm_step(self, sequence: list[int], sampling: SamplingParams, max_tokens: int, stops: StopRules) -> list[int]:
-        body = {
-            **self._body(sequence, max_tokens, sampling),
-            "stop": self.stop_texts(stops),
-            "include_stop_str_in_output": True,
-            "skip_special_tokens": False,
-            "spaces_between_special_tokens": False,
-            "logprobs": 0,
-            "return_tokens_as_token_ids": True,
-            "return_token_ids": True,
-        }
-        choice = self._complete(sequence, body)
-        out = _token_ids(choice)
-        if out is None:
-            out = self.tokens_with_specials(str(choice.get("text") or ""), after_special=self.is_special(sequence[-1]))
-        ended = choice.get("finish_reason") == "stop" and choice.get("stop_reason") is None
-        if ended and (not out or not self.is_end_of_generation(out[-1])):
-            out.append(self.eos_id)
-        return out
-
-
-def _token_ids(choice: dict[str, object]) -> list[int] | None:
-    ids = choice.get("token_ids")
-    if isinstance(ids, list) and all(isinstance(i, int) for i in ids):
-        return list(ids)
-    logprobs = choice.get("logprobs")
-    tokens = logprobs.get("tokens") if isinstance(logprobs, dict) else None
-    if isinstance(tokens, list) and tokens and all(isinstance(t, str) and t.startswith("token_id:") for t in tokens):
-        return [int(t.split(":", 1)[1]) for t in tokens]
-    return None

@@ -17,6 +17,7 @@ from mathcoder_local.formats import FORMATS
 from mathcoder_local.settings import Settings, save_settings, settings_path
 from mathcoder_local.store import present_models
 from mathcoder_local.store.inventory import same_file
+from mathcoder_local.store.resolve import model_file
 
 if TYPE_CHECKING:
     from mathcoder_local.tui.app import MathcoderApp
@@ -34,9 +35,11 @@ def model_options(current: str | None) -> list[tuple[str, str]]:
     """
     options: list[tuple[str, str]] = []
     matched = current is None
+    target = model_file(current) if current is not None else None  # a catalog name: its pulled copy
     for row in present_models():
         value = BUNDLED if row.origin == "bundled" else row.name
-        if not matched and (current == row.name or (Path(row.path).is_file() and same_file(row.path, current))):
+        same = target is not None and Path(row.path).is_file() and target.is_file() and same_file(row.path, target)
+        if not matched and (current == row.name or same):
             value, matched = current, True
         detail = "bundled, default" if row.origin == "bundled" else f"{row.format}, {row.quant}"
         options.append((f"{row.name} ({detail})", value))

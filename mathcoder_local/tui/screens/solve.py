@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Label, OptionList
 
-from mathcoder_local.events import BlockEnded, BlockStarted, Finished, Rounds
+from mathcoder_local.events import BlockEnded, BlockStarted, Finished, Rounds, SolveStarted
 from mathcoder_local.history import HistoryEntry, export_markdown
 from mathcoder_local.tui.engine_host import SolveRun
 from mathcoder_local.tui.widgets.history_list import HistoryList
@@ -48,6 +48,7 @@ class SolveScreen(Screen):
         self._settled = True  # the current solve has ended and everything it produced is on screen
         self._code_since: float | None = None  # when the code block now running was handed to the executor
         self._rounds: Rounds | None = None  # the loop's latest count (None: before the solve started)
+        self._format: str | None = None  # the format the loop runs (from its first event)
         self._drain_timer: Timer | None = None
         self._last_status = 0.0
 
@@ -124,6 +125,7 @@ class SolveScreen(Screen):
         run = SolveRun(question, app.settings)
         self.current, self.entry = run, None
         self._exec_seconds, self._final, self._rounds, self._last_status = 0.0, None, None, 0.0
+        self._format = None
         self._settled, self._code_since = False, None
         box = self.problem_input
         box.remember(question)
@@ -164,7 +166,9 @@ class SolveScreen(Screen):
             events.append(run.events.popleft())
         finished: Finished | None = None
         for event in events:
-            if isinstance(event, BlockStarted) and event.kind == "execution":  # the executor runs the code now
+            if isinstance(event, SolveStarted):
+                self._format, self._rounds = event.format, event.rounds
+            elif isinstance(event, BlockStarted) and event.kind == "execution":  # the executor runs the code now
                 self._code_since, self._last_status = time.perf_counter(), 0.0
             elif isinstance(event, BlockEnded):
                 self._rounds = event.rounds or self._rounds
@@ -204,11 +208,11 @@ class SolveScreen(Screen):
                 state, style = "running code", "cyan"
         if run.stop.is_set():
             state, style = "stopping", "yellow"
-        rounds = self._rounds or run.rounds
+        rounds = self._rounds
         self.status.set(
             state=state,
             state_style=style,
-            format=run.format or self.status.fields.get("format"),
+            format=self._format or self.status.fields.get("format"),
             speed=f"{tokens_per_second:.0f} tok/s",
             blocks=f"{rounds.unit} {rounds.used}/{rounds.allowed}" if rounds else None,
             elapsed=f"{seconds:.1f} s",

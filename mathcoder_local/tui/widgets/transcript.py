@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Markdown, Static
 
-from mathcoder_local.events import Block, BlockEnded, BlockStarted, Finished, SolveEvent, TextDelta
+from mathcoder_local.events import Block, BlockEnded, BlockStarted, ExecutionResult, Finished, SolveEvent, TextDelta
 
 
 def _code(code: str) -> Syntax:
@@ -53,17 +53,14 @@ class CodeBlock(Static):
 
 
 class ExecutionBlock(Static):
-    """What running a code block gave, in its own panel: output, error or timeout each styled apart (a saved
-    block without the executor's result, from an older file, shows as output)."""
+    """What running a code block gave, in its own panel: output, error or timeout each styled apart."""
 
     def __init__(self, block: Block) -> None:
-        result = block.result
-        status = result.status if result is not None else "ok"
-        super().__init__(Text(block.content), classes=f"execution exec-{status}")
-        self.status = status
+        result = block.result or ExecutionResult()
+        super().__init__(Text(block.content), classes=f"execution exec-{result.status}")
+        self.status = result.status
         self.content = block.content
-        error = result.error if result is not None else None
-        self.border_title = {"ok": "output", "timeout": "timeout"}.get(status, f"error: {error}")
+        self.border_title = result.title
 
 
 class AnswerBlock(Static):
