@@ -233,7 +233,7 @@ async def test_settings_are_saved_and_reloaded(nano_gguf):
         await wait_until(pilot, lambda: app.solve_screen.status.fields.get("format") == "tora", what="the reload")
         # a bad value is refused with a notification, and nothing is written
         await pilot.press("f2")
-        app.screen.query_one("#temperature").value = "9"
+        app.screen.query_one("#temperature").value = "-1"
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, SettingsScreen)
         assert any("temperature" in m for m in notifications(app))
