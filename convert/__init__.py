@@ -1,4 +1,5 @@
-"""Hugging Face checkpoint → GGUF, with MathCoder's special tokens preserved (`mathcoder-local convert`).
+"""Hugging Face checkpoint → GGUF, with MathCoder's special tokens preserved (`mathcoder-local convert`); any
+GGUF checked (`verify_gguf`, `inspect_gguf`) and its metadata repaired for the loop (`repair_gguf`).
 
 Lives in the repository's `convert/` folder and installs as `mathcoder_local.convert`. No torch needed.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from mathcoder_local.convert.gguf_check import Problem, inspect_gguf
 from mathcoder_local.convert.plan import OUTTYPES, ConversionPlan, make_plan
+from mathcoder_local.convert.repair import Change, RepairReport, default_repair_path, repair_gguf
 from mathcoder_local.convert.verify import Check, verify_gguf
 from mathcoder_local.convert.writer import output_bytes, write_gguf
 
@@ -45,11 +48,17 @@ def convert_checkpoint(
 
 __all__ = [
     "OUTTYPES",
+    "Change",
     "Check",
     "ConversionPlan",
+    "Problem",
+    "RepairReport",
     "VerificationFailed",
     "convert_checkpoint",
+    "default_repair_path",
+    "inspect_gguf",
     "make_plan",
     "output_bytes",
+    "repair_gguf",
     "verify_gguf",
 ]

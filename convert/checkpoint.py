@@ -1,4 +1,4 @@
-"""A Hugging Face Llama checkpoint on disk: config, weights (safetensors or .bin, sharded or not), hub lookup."""
+"""A Hugging Face checkpoint on disk: config, weights (safetensors or .bin, sharded or not), hub lookup."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mathcoder_local.convert.arch import ARCHITECTURES, Architecture, unsupported_message
 from mathcoder_local.convert.tensors import LazyTensor, read_safetensors
 from mathcoder_local.convert.torch_bin import read_torch_bin
 
 from mathcoder_local.errors import UserError
 
-SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM",)
+SUPPORTED_ARCHITECTURES = tuple(ARCHITECTURES)
+# Every file a vocabulary may come from: a SentencePiece tokenizer.model, or a tokenizer.json (byte-level BPE)
+# with its configuration and chat template.
 TOKENIZER_FILES = [
     "config.json",
     "tokenizer.model",
@@ -21,11 +24,14 @@ TOKENIZER_FILES = [
     "added_tokens.json",
     "tokenizer.json",
     "generation_config.json",
+    "chat_template.json",
+    "chat_template.jinja",
 ]
 
 
 @dataclass(frozen=True)
-class LlamaConfig:
+class ModelConfig:
+    arch: Architecture
     vocab_size: int
     hidden_size: int
     intermediate_size: int
@@ -35,15 +41,16 @@ class LlamaConfig:
     max_position_embeddings: int
     rms_norm_eps: float
     rope_theta: float
-    rope_theta_given: bool  # False: config.json has no rope_theta and the Llama default 10000 applies
+    rope_theta_given: bool  # False: config.json has no rope_theta and the default 10000 applies
     tie_word_embeddings: bool
+    warnings: tuple[str, ...] = ()  # settings llama.cpp does not follow, worth telling the user about
 
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_heads
 
 
-def read_config(folder: Path) -> tuple[dict, LlamaConfig]:
+def read_config(folder: Path) -> tuple[dict, ModelConfig]:
     path = folder / "config.json"
     if not path.is_file():
         raise UserError(f"{folder} has no config.json; is it a Hugging Face checkpoint folder?")
@@ -51,32 +58,56 @@ def read_config(folder: Path) -> tuple[dict, LlamaConfig]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path} is not a JSON object")
     architectures = raw.get("architectures") or [raw.get("model_type", "unknown")]
-    if architectures[0] not in SUPPORTED_ARCHITECTURES:
-        raise UserError(
-            f"unsupported architecture {architectures[0]}: only {', '.join(SUPPORTED_ARCHITECTURES)} "
-            "(Llama-2 / CodeLlama fine-tunes) can be converted"
-        )
+    arch = ARCHITECTURES.get(str(architectures[0]))
+    if arch is None:
+        raise UserError(unsupported_message(str(architectures[0])))
     try:
         heads = int(raw["num_attention_heads"])
-        config = LlamaConfig(
+        config = ModelConfig(
+            arch=arch,
             vocab_size=int(raw["vocab_size"]),
             hidden_size=int(raw["hidden_size"]),
             intermediate_size=int(raw["intermediate_size"]),
             num_layers=int(raw["num_hidden_layers"]),
             num_heads=heads,
             num_kv_heads=int(raw.get("num_key_value_heads") or heads),
-            max_position_embeddings=int(raw.get("max_position_embeddings", 4096)),
-            rms_norm_eps=float(raw.get("rms_norm_eps", 1e-5)),
+            max_position_embeddings=int(raw.get("max_position_embeddings") or arch.default_context),
+            rms_norm_eps=float(raw.get("rms_norm_eps") or arch.default_rms_eps),
             rope_theta=float(raw.get("rope_theta") or 10000.0),
             rope_theta_given=raw.get("rope_theta") is not None,
             tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
+            warnings=tuple(_sliding_window_warning(raw)),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path} lacks or garbles a Llama setting: {exc}") from None
+        raise UserError(f"{path} lacks or garbles a {arch.hf_class} setting: {exc}") from None
+    if config.num_heads <= 0 or config.hidden_size % config.num_heads or config.num_heads % max(config.num_kv_heads, 1):
+        raise UserError(
+            f"{path}: {config.num_heads} attention heads ({config.num_kv_heads} key/value) do not divide "
+            f"hidden_size {config.hidden_size}"
+        )
+    head_dim = raw.get("head_dim")
+    if head_dim is not None and head_dim != config.head_dim:
+        raise UserError(
+            f"{path} sets head_dim {head_dim}, not hidden_size / num_attention_heads = {config.head_dim}, "
+            "which this converter does not handle"
+        )
     if raw.get("rope_scaling"):
         raise UserError(f"{path} uses rope_scaling {raw['rope_scaling']}, which this converter does not handle")
     return raw, config
+
+
+def _sliding_window_warning(raw: dict) -> list[str]:
+    """llama.cpp attends over the whole context; a checkpoint trained with a shorter window differs beyond it."""
+    window, context = raw.get("sliding_window"), raw.get("max_position_embeddings")
+    if raw.get("use_sliding_window") and isinstance(window, int) and window < (context or window + 1):
+        return [
+            f"warning: config.json turns on sliding-window attention ({window} tokens); llama.cpp attends over the "
+            "whole context, so outputs differ once a prompt is longer than the window"
+        ]
+    return []
 
 
 def _weight_files(folder: Path) -> list[Path]:

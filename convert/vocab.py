@@ -1,4 +1,6 @@
-"""The vocabulary of a Llama-family checkpoint: SentencePiece pieces plus the added tokens, as GGUF wants it.
+"""The vocabulary of a checkpoint: SentencePiece pieces plus the added tokens, as GGUF wants it.
+
+Byte-level BPE vocabularies (a tokenizer.json alone) are read by `vocab_bpe.py` into the same `Vocab`.
 
 MathCoder checkpoints saved with transformers 4.31 list their block tokens only in `added_tokens.json`, with
 no `special` flag; converters that trust the flag make them USER_DEFINED, and llama.cpp then parses them out
@@ -7,16 +9,27 @@ of any text, execution output included. Here every MathCoder token is CONTROL, w
 
 from __future__ import annotations
 
-import json
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from mathcoder_local.convert.vocab_base import (  # noqa: F401 - the vocabulary's names, re-exported
+    BYTE,
+    CONTROL,
+    EOT_TOKENS,
+    NORMAL,
+    UNKNOWN,
+    UNUSED,
+    USER_DEFINED,
+    Vocab,
+    load_json,
+    read_added_tokens,
+    token_text,
+)
 
 from mathcoder_local.errors import UserError
 from mathcoder_local.formats.mathcoder import SPECIAL_TOKENS as MATHCODER_TOKENS
 
-# GGUF token types; SentencePiece numbers its piece types the same way.
-NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 SP_MODEL_TYPES = {1: "unigram", 2: "bpe", 3: "word", 4: "char"}
 
 
@@ -93,75 +106,27 @@ def read_sentencepiece(path: Path) -> SentencePieceModel:
     return model
 
 
-@dataclass
-class Vocab:
-    tokens: list[str]
-    scores: list[float]
-    types: list[int]
-    bos_id: int | None
-    eos_id: int | None
-    unk_id: int | None
-    pad_id: int | None
-    add_bos: bool
-    add_eos: bool
-    add_space_prefix: bool
-    added: dict[str, int] = field(default_factory=dict)  # added tokens, as the HF tokenizer has them
-    sp_model_type: str = "bpe"
+def load_vocab(folder: Path, vocab_size: int, *, pre: str | None = None) -> Vocab:
+    """The checkpoint's vocabulary, padded to the model's `vocab_size` with unused tokens.
 
-    @property
-    def eot_id(self) -> int | None:
-        return self.added.get("<|endofmessage|>")
-
-    @property
-    def prompt_format(self) -> str:
-        return "mathcoder" if all(t in self.added for t in MATHCODER_TOKENS) else "tora"
-
-
-def load_json(path: Path) -> dict:
-    """A JSON file of the checkpoint, or {} when it is absent."""
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
-
-
-def _token_text(value: object) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return value.get("content")
-    return None
-
-
-def read_added_tokens(folder: Path) -> tuple[dict[str, int], set[str]]:
-    """Added tokens from every place transformers has kept them (text → id), and which are special."""
-    tok_config = load_json(folder / "tokenizer_config.json")
-    special_map = load_json(folder / "special_tokens_map.json")
-    added: dict[str, int] = {}
-    special: set[str] = set()
-    for text, token_id in load_json(folder / "added_tokens.json").items():
-        added[text] = int(token_id)
-    for token_id, info in tok_config.get("added_tokens_decoder", {}).items():
-        added[info["content"]] = int(token_id)
-        if info.get("special"):
-            special.add(info["content"])
-    for info in load_json(folder / "tokenizer.json").get("added_tokens", []):
-        added[info["content"]] = int(info["id"])
-        if info.get("special"):
-            special.add(info["content"])
-    for value in special_map.get("additional_special_tokens", []) + tok_config.get("additional_special_tokens", []):
-        if _token_text(value):
-            special.add(_token_text(value))
-    return added, special
-
-
-def load_vocab(folder: Path, vocab_size: int) -> Vocab:
-    """The checkpoint's vocabulary, padded to the model's `vocab_size` with unused tokens."""
+    A SentencePiece `tokenizer.model` is read here; a folder with only a `tokenizer.json` has a byte-level BPE
+    vocabulary (Qwen2, DeepSeek, Llama-3), read by `vocab_bpe.load_bpe_vocab`, where `pre` forces llama.cpp's
+    pre-tokenizer instead of the one identified from tokenizer.json.
+    """
     sp_path = folder / "tokenizer.model"
+    if not sp_path.is_file() and (folder / "tokenizer.json").is_file():
+        from mathcoder_local.convert.vocab_bpe import load_bpe_vocab
+
+        return load_bpe_vocab(folder, vocab_size, pre=pre)
     if not sp_path.is_file():
-        raise UserError(f"{folder} has no tokenizer.model (the SentencePiece model a Llama checkpoint needs)")
+        raise UserError(
+            f"{folder} has no tokenizer.model (the SentencePiece model a Llama checkpoint needs) and no "
+            "tokenizer.json (a byte-level BPE vocabulary)"
+        )
+    if pre is not None:
+        raise UserError(
+            f"--pre applies to byte-level BPE vocabularies (tokenizer.json); {folder} has a tokenizer.model"
+        )
     sp = read_sentencepiece(sp_path)
     tokens, scores, types = list(sp.pieces), list(sp.scores), list(sp.types)
 
@@ -199,7 +164,7 @@ def load_vocab(folder: Path, vocab_size: int) -> Vocab:
     config = load_json(folder / "config.json")
 
     def special_id(name: str, default: str | None) -> int | None:
-        text = _token_text(tok_config.get(name)) or _token_text(special_map.get(name)) or default
+        text = token_text(tok_config.get(name)) or token_text(special_map.get(name)) or default
         if text is not None and text in index:
             return index[text]
         fallback = config.get(f"{name}_id")

@@ -11,6 +11,7 @@ import gguf
 import numpy as np
 from mathcoder_local.convert.plan import ConversionPlan, TensorPlan, permute_for_rope
 from mathcoder_local.convert.tensors import LazyTensor
+from mathcoder_local.convert.vocab_writer import add_vocab_metadata
 
 from mathcoder_local.errors import UserError
 from mathcoder_local.formats import FORMAT_METADATA_KEY
@@ -74,23 +75,7 @@ def _add_metadata(w: gguf.GGUFWriter, plan: ConversionPlan, file_type: int) -> N
     w.add_layer_norm_rms_eps(c.rms_norm_eps)
     w.add_vocab_size(c.vocab_size)
     w.add_file_type(file_type)
-    w.add_tokenizer_model("llama")
-    w.add_tokenizer_pre("default")
-    w.add_token_list(v.tokens)
-    w.add_token_scores(v.scores)
-    w.add_token_types(v.types)
-    for setter, value in (
-        (w.add_bos_token_id, v.bos_id),
-        (w.add_eos_token_id, v.eos_id),
-        (w.add_unk_token_id, v.unk_id),
-        (w.add_pad_token_id, v.pad_id),
-        (w.add_eot_token_id, v.eot_id),  # <|endofmessage|>: other llama.cpp tools stop there too
-    ):
-        if value is not None:
-            setter(value)
-    w.add_add_bos_token(v.add_bos)
-    w.add_add_eos_token(v.add_eos)
-    w.add_add_space_prefix(v.add_space_prefix)
+    add_vocab_metadata(w, v)
     w.add_string(FORMAT_METADATA_KEY, plan.prompt_format)
     if plan.repo_id:
         w.add_string(SOURCE_REPO_KEY, plan.repo_id)
@@ -101,7 +86,7 @@ def _add_metadata(w: gguf.GGUFWriter, plan: ConversionPlan, file_type: int) -> N
 
 def write_direct(plan: ConversionPlan, path: Path, outtype: str, progress: Progress) -> None:
     """Write an f32/f16/bf16/q8_0 GGUF at `path`, holding at most one tensor in memory at a time."""
-    writer = gguf.GGUFWriter(str(path), "llama")
+    writer = gguf.GGUFWriter(str(path), plan.config.arch.gguf_arch)
     _add_metadata(writer, plan, _FILE_TYPE[outtype])
     types = [tensor_type(t, outtype) for t in plan.tensors]
     for t, qtype in zip(plan.tensors, types, strict=False):

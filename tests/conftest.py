@@ -23,6 +23,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SLOW: dict[str, str | None] = {
     # whole files
     "test_convert_parity.py": "torch and transformers: the converter against the reference implementation",
+    "test_convert_parity_qwen2.py": "torch and transformers: Qwen2 and BPE-vocabulary models against the reference",
     "test_engine_remote*.py": "starts llama-cpp-python servers and a TGI stand-in",
     "test_executor_hostile.py": "the hostile-code battery: a fresh worker per program, most of them timing out",
     "test_tui.py": "the Textual app driven headless over real solves",
@@ -33,6 +34,8 @@ SLOW: dict[str, str | None] = {
     "test_default_model.py::test_held_out_problems_need_the_executed_code": "60 solves of the nano model",
     "test_bench.py::test_kill_9_then_resume_loses_nothing_and_duplicates_nothing": "bench CLI in a subprocess",
     "test_bench.py::test_ctrl_c_keeps_finished_rows_and_says_how_to_resume": "bench CLI in a subprocess",
+    "test_convert_vocab_bpe.py::test_real_*": "real BPE vocabularies: llama.cpp's test strings, all ToRA transcripts",
+    "test_convert_vocab_bpe.py::test_the_reference_is_what_transformers_gives": "imports transformers",
     # kept in the inner loop: one quick test each of the TUI and the remote engines
     "test_tui.py::test_solve_streams_the_transcript_and_saves_it": None,
     "test_engine_remote.py::test_prompts_written_as_text_tokenize_back_exactly": None,

@@ -5,7 +5,9 @@ It answers the three requests huggingface_hub makes for a snapshot, as the hub d
 `/{repo}/resolve/{rev}/{file}` with `X-Repo-Commit`, `ETag`, `Content-Length` and byte ranges. Dataset repos
 (`datasets=`) are served the same way under `/api/datasets/{repo}/revision/{rev}` and
 `/datasets/{repo}/resolve/{rev}/{file}`. Files named in `truncate` ("repo/file") announce their full length
-and then send half of it before closing the connection, as a dropped download does.
+and then send half of it before closing the connection, as a dropped download does; the set may be changed
+while the hub runs. `requests` logs (method, path) of every request, `ranges` (path, Range header) of every
+GET that asked for a byte range.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class FakeHub:
         self.truncate = truncate or set()
         self.commits = {name: hashlib.sha1(name.encode()).hexdigest() for name in [*repos, *self.datasets]}
         self.requests: list[tuple[str, str]] = []
+        self.ranges: list[tuple[str, str]] = []
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,6 +67,8 @@ class FakeHub:
     def _handle(self, handler, body: bool) -> None:
         path = handler.path.split("?")[0]
         self.requests.append((handler.command, path))
+        if handler.command == "GET" and handler.headers.get("Range"):
+            self.ranges.append((path, handler.headers["Range"]))
         repos = self.repos
         if path.startswith(("/datasets/", "/api/datasets/")):
             repos = self.datasets

@@ -94,7 +94,7 @@ def test_pull_downloads_only_what_it_needs_converts_and_works_offline(make_check
     with FakeHub({"MathLLMs/MathCoder-CL-7B": repo}) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         assert invoke("models").exit_code == 0 and hub.requests == []  # listing never goes online
-        result = invoke("pull", "MathCoder-CL-7B", "--quant", "q8_0")
+        result = invoke("pull", "MathCoder-CL-7B", "--quant", "q8_0", "--from", "checkpoint")
         assert result.exit_code == 0, result.output
         assert "pulled MathCoder-CL-7B:q8_0" in result.output
         fetched = {p.rsplit("/", 1)[-1] for m, p in hub.requests if m == "GET" and "/resolve/" in p}

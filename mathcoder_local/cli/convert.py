@@ -24,9 +24,24 @@ def convert(
     format: Format = None,
     rope_freq_base: Optional[float] = typer.Option(None, "--rope-freq-base", help="Override config.json's rope_theta."),
     verify: Optional[Path] = typer.Option(None, "--verify", help="Verify an existing GGUF (against SOURCE if given)."),
+    repair: Optional[Path] = typer.Option(
+        None,
+        "--repair",
+        metavar="FILE",
+        help="Rewrite a GGUF's metadata for the loop (control tokens, end of turn, prompt format; tensors copied "
+        "unchanged) into --outfile (default: NAME.repaired.gguf beside it).",
+    ),
+    pre: Optional[str] = typer.Option(
+        None,
+        "--pre",
+        metavar="NAME",
+        help="Force llama.cpp's pre-tokenizer for a byte-level BPE tokenizer.json (e.g. qwen2, deepseek-llm, "
+        "llama-bpe) instead of the one identified from it; warns.",
+    ),
 ) -> None:
     """Convert a Hugging Face Llama checkpoint (MathCoder, MuMath-Code, ToRA) to GGUF, special tokens kept."""
     from rich.console import Console
+    from rich.markup import escape
 
     from mathcoder_local.cli.convert_view import print_checks, print_plan, progress_bar
 
@@ -34,10 +49,24 @@ def convert(
     with user_errors():
         from mathcoder_local.convert import VerificationFailed, convert_checkpoint, make_plan, verify_gguf
 
+        if verify is not None and repair is not None:
+            fail("give --verify FILE or --repair FILE, not both")
         if verify is not None:
             checks, warnings = verify_gguf(verify, checkpoint=source)
-            print_checks(console, checks, warnings)
+            print_checks(console, checks, warnings, path=verify)
             if not all(c.ok for c in checks):
+                raise typer.Exit(1)
+            return
+        if repair is not None:
+            from mathcoder_local.cli.convert_view import copy_progress, print_repair
+            from mathcoder_local.convert import repair_gguf
+
+            if source is not None:
+                fail("--repair takes the GGUF alone: convert --repair FILE [--outfile OUT] [--format NAME] [--force]")
+            with copy_progress(console, repair) as advance:
+                report = repair_gguf(repair, outfile, fmt=enum_value(format), force=force, progress=advance)
+            print_repair(console, report)
+            if report.remaining:
                 raise typer.Exit(1)
             return
         if source is None:
@@ -50,9 +79,10 @@ def convert(
             download=download,
             prompt_format=enum_value(format),
             rope_freq_base=rope_freq_base,
+            pre=pre,
         )
         for warning in plan.warnings:
-            console.print(f"[bold red]{warning}[/bold red]")
+            console.print(f"[bold red]{escape(warning)}[/bold red]")  # warnings may quote regexes with [ ]
         if dry_run:
             print_plan(console, plan)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -75,14 +76,28 @@ def remove_command(name: str = typer.Argument(..., help="A registered name.")) -
     typer.echo(f"removed {model.name} from the registry; the file is still at {model.path}")
 
 
+class PullFrom(str, Enum):
+    gguf = "gguf"
+    checkpoint = "checkpoint"
+
+
 def pull(
     name: str = typer.Argument(..., help="A catalog name (see `mathcoder-local models`) or its hub id."),
     quant: Quant = typer.Option(Quant(DEFAULT_QUANT), "--quant", "-q", help="Tensor type of the GGUF."),
-    revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit)."),
-    force: bool = typer.Option(False, "--force", help="Convert again even if the GGUF is already here."),
+    source: Optional[PullFrom] = typer.Option(
+        None,
+        "--from",
+        help="gguf: the prebuilt GGUF the catalog names (one file, its metadata repaired if need be); checkpoint: "
+        "the official checkpoint, converted here. Default: gguf when the catalog has one at this --quant.",
+    ),
+    revision: Optional[str] = typer.Option(
+        None, "--revision", help="Hub revision (branch, tag or commit) of the repository pulled from."
+    ),
+    force: bool = typer.Option(False, "--force", help="Download or convert again even if the GGUF is already here."),
 ) -> None:
-    """Download a catalog checkpoint from the Hugging Face hub (only the files needed), convert it to GGUF and
-    register it. The only command, with `data pull` and `convert --download`, that goes online."""
+    """Download a catalog model from the Hugging Face hub and register it as NAME:quant: its prebuilt GGUF (one
+    file, checked by SHA-256, repaired if need be) or its checkpoint (only the files needed), converted here.
+    The only command, with `data pull` and `convert --download`, that goes online."""
     from rich.console import Console
 
     from mathcoder_local.cli.convert_view import progress_bar
@@ -94,10 +109,26 @@ def pull(
         return progress_bar(console, plan) if console.is_terminal else contextlib.nullcontext(lambda n: None)
 
     with user_errors():
-        model, fresh = pull_model(name, quant=quant.value, revision=revision, force=force, progress=progress)
+        model, fresh = pull_model(
+            name,
+            quant=quant.value,
+            revision=revision,
+            force=force,
+            progress=progress,
+            source=source.value if source else None,
+            download_progress=console.is_terminal,
+        )
     size = Path(model.path).stat().st_size / 1e9
     verb = "pulled" if fresh else "already present:"
-    typer.echo(f"{verb} {model.name} ({model.format}, {size:.2f} GB) at {model.path}; use it with --model {model.name}")
+    origin = ""
+    if model.pulled_from == "gguf":
+        repaired = f", {len(model.repairs)} metadata values repaired (models --json lists them)"
+        origin = f" from {model.source}/{model.file} (sha256 {model.sha256}{repaired if model.repairs else ''})"
+    elif fresh and model.source:
+        origin = f" from {model.source}, converted"
+    typer.echo(
+        f"{verb} {model.name} ({model.format}, {size:.2f} GB){origin} at {model.path}; use it with --model {model.name}"
+    )
 
 
 def register(app: typer.Typer) -> None:

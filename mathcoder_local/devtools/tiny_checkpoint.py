@@ -1,9 +1,14 @@
-"""Write small Hugging Face Llama checkpoints: a SentencePiece tokenizer trained here, random weights.
+"""Write small Hugging Face checkpoints: a tokenizer trained here, random weights.
 
-The folder has the layout of a real MathCoder / Llama-2 checkpoint (config.json, tokenizer.model,
-tokenizer_config.json, special_tokens_map.json, added_tokens.json, safetensors or pytorch_model.bin,
-single or sharded with an index), so the converter reads it exactly as it reads a downloaded one. Needs the
-`sentencepiece` package (and torch for `.bin` weights).
+The folder has the layout of a real checkpoint, so the converter reads it exactly as it reads a downloaded one:
+- `LlamaForCausalLM` with a SentencePiece `tokenizer.model` (MathCoder / Llama-2: tokenizer_config.json,
+  special_tokens_map.json, added_tokens.json), or with a byte-level BPE `tokenizer.json` only (DeepSeek-Math,
+  Llama-3 fine-tunes);
+- `Qwen2ForCausalLM` (q/k/v biases, random and non-zero; tied or untied embeddings) with a Qwen2 BPE
+  `tokenizer.json` and ChatML tokens;
+weights as safetensors or pytorch_model.bin, single or sharded with an index. The BPE tokenizer files come from
+`bpe_vocab.write_bpe_tokenizer`. Needs `sentencepiece` for the SentencePiece vocabulary, `tokenizers` for the
+BPE ones, and torch for `.bin` weights.
 """
 
 from __future__ import annotations
@@ -17,24 +22,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from mathcoder_local.devtools.corpus import training_corpus  # noqa: F401 - re-exported for tests
 from mathcoder_local.formats.mathcoder import SPECIAL_TOKENS as MATHCODER_TOKENS
-
-_CORPUS_LINES = [
-    "A warehouse holds {a} boxes with {b} items each. How many items are there?",
-    "Let's compute the total with Python: total = {a} * {b}, then print(total).",
-    "The answer is \\boxed{{{c}}}.",
-    "def solve():\n    x = {a} + {b}\n    return x % 7",
-    "from sympy import symbols, solve\nx = symbols('x')\nsolve(2*x - {a}, x)",
-    "We find that {a} divided by {b} leaves a remainder of {c}.",
-    "Janet’s ducks lay {a} eggs per day; she sells the remainder for ${b}.",
-]
-
-
-def training_corpus(n: int = 3000, seed: int = 0) -> Iterator[str]:
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        a, b = int(rng.integers(10, 10**6)), int(rng.integers(2, 999))
-        yield _CORPUS_LINES[i % len(_CORPUS_LINES)].format(a=a, b=b, c=a * b)
 
 
 def train_sentencepiece(corpus: Iterable[str], vocab_size: int = 512) -> bytes:
@@ -82,6 +71,16 @@ class CheckpointSpec:
     max_position_embeddings: int = 2048
     seed: int = 0
     sp_vocab_size: int = 512
+    architecture: str = "llama"  # or "qwen2"
+    # "sentencepiece", or a byte-level BPE kind of `bpe_vocab`; None: the architecture's own (qwen2 → "qwen2")
+    tokenizer: str | None = None
+    rms_norm_eps: float = 1e-5
+    bpe_vocab_size: int = 400
+    vocab_size: int | None = None  # embedding rows in all, padding past the tokenizer (instead of vocab_padding)
+
+    @property
+    def tokenizer_kind(self) -> str:
+        return self.tokenizer or ("qwen2" if self.architecture == "qwen2" else "sentencepiece")
 
 
 def _weights(spec: CheckpointSpec, vocab_size: int) -> Iterator[tuple[str, tuple[int, ...]]]:
@@ -94,6 +93,10 @@ def _weights(spec: CheckpointSpec, vocab_size: int) -> Iterator[tuple[str, tuple
         yield p + "self_attn.q_proj.weight", (h, h)
         yield p + "self_attn.k_proj.weight", (kv, h)
         yield p + "self_attn.v_proj.weight", (kv, h)
+        if spec.architecture == "qwen2":
+            yield p + "self_attn.q_proj.bias", (h,)
+            yield p + "self_attn.k_proj.bias", (kv,)
+            yield p + "self_attn.v_proj.bias", (kv,)
         yield p + "self_attn.o_proj.weight", (h, h)
         yield p + "post_attention_layernorm.weight", (h,)
         yield p + "mlp.gate_proj.weight", (ff, h)
@@ -104,7 +107,9 @@ def _weights(spec: CheckpointSpec, vocab_size: int) -> Iterator[tuple[str, tuple
         yield "lm_head.weight", (vocab_size, h)
 
 
-def _random(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+def _random(rng: np.random.Generator, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    if name.endswith(".bias"):
+        return (0.5 * rng.standard_normal(shape)).astype(np.float32)  # large enough that dropping them shows
     if len(shape) == 1:
         return (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
     return (rng.standard_normal(shape) / np.sqrt(shape[-1])).astype(np.float32)
@@ -137,13 +142,46 @@ def write_safetensors(path: Path, tensors: dict[str, tuple[tuple[int, ...], byte
 
 def write_checkpoint(folder: Path, spec: CheckpointSpec = CheckpointSpec(), sp_model: bytes | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    if spec.tokenizer_kind == "sentencepiece":
+        n_tokens, ids = _write_sentencepiece_files(folder, spec, sp_model)
+    else:
+        n_tokens, ids = _write_bpe_files(folder, spec)
+    vocab_size = spec.vocab_size or n_tokens + spec.vocab_padding
+    if vocab_size < n_tokens:
+        raise ValueError(f"vocab_size {vocab_size} is smaller than the tokenizer's {n_tokens} tokens")
+    config = {
+        "architectures": ["Qwen2ForCausalLM" if spec.architecture == "qwen2" else "LlamaForCausalLM"],
+        "model_type": spec.architecture,
+        "vocab_size": vocab_size,
+        "hidden_size": spec.hidden_size,
+        "intermediate_size": spec.intermediate_size,
+        "num_hidden_layers": spec.num_layers,
+        "num_attention_heads": spec.num_heads,
+        "num_key_value_heads": spec.num_kv_heads,
+        "max_position_embeddings": spec.max_position_embeddings,
+        "rms_norm_eps": spec.rms_norm_eps,
+        "hidden_act": "silu",
+        "tie_word_embeddings": spec.tie_word_embeddings,
+        **ids,
+        "torch_dtype": {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[spec.dtype],
+    }
+    if spec.architecture == "qwen2":  # as Qwen2.5-Math's config.json has them
+        config.update(use_sliding_window=False, sliding_window=spec.max_position_embeddings,
+                      max_window_layers=spec.num_layers, attention_dropout=0.0)  # fmt: skip
+    if spec.rope_theta is not None:
+        config["rope_theta"] = spec.rope_theta
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    _write_weights(folder, spec, vocab_size)
+    return folder
+
+
+def _write_sentencepiece_files(folder: Path, spec: CheckpointSpec, sp_model: bytes | None) -> tuple[int, dict]:
     sp_model = sp_model or train_sentencepiece(training_corpus(), spec.sp_vocab_size)
     (folder / "tokenizer.model").write_bytes(sp_model)
     import sentencepiece as spm
 
     n_sp = spm.SentencePieceProcessor(model_proto=sp_model).get_piece_size()
     added = {t: n_sp + i for i, t in enumerate(MATHCODER_TOKENS)} if spec.mathcoder_tokens else {}
-    vocab_size = n_sp + len(added) + spec.vocab_padding
     tok_config: dict[str, object] = {
         "add_bos_token": True,
         "add_eos_token": False,
@@ -166,28 +204,15 @@ def write_checkpoint(folder: Path, spec: CheckpointSpec = CheckpointSpec(), sp_m
     (folder / "special_tokens_map.json").write_text(
         json.dumps({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, indent=2)
     )
-    config = {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
-        "vocab_size": vocab_size,
-        "hidden_size": spec.hidden_size,
-        "intermediate_size": spec.intermediate_size,
-        "num_hidden_layers": spec.num_layers,
-        "num_attention_heads": spec.num_heads,
-        "num_key_value_heads": spec.num_kv_heads,
-        "max_position_embeddings": spec.max_position_embeddings,
-        "rms_norm_eps": 1e-5,
-        "hidden_act": "silu",
-        "tie_word_embeddings": spec.tie_word_embeddings,
-        "bos_token_id": 1,
-        "eos_token_id": 2,
-        "torch_dtype": {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}[spec.dtype],
-    }
-    if spec.rope_theta is not None:
-        config["rope_theta"] = spec.rope_theta
-    (folder / "config.json").write_text(json.dumps(config, indent=2))
-    _write_weights(folder, spec, vocab_size)
-    return folder
+    return n_sp + len(added), {"bos_token_id": 1, "eos_token_id": 2}
+
+
+def _write_bpe_files(folder: Path, spec: CheckpointSpec) -> tuple[int, dict]:
+    """The tokenizer files of a byte-level BPE kind (`bpe_vocab`); (tokens, config.json's token ids)."""
+    from mathcoder_local.devtools.bpe_vocab import write_bpe_tokenizer
+
+    info = write_bpe_tokenizer(folder, spec.tokenizer_kind, vocab_size=spec.bpe_vocab_size)
+    return info.n_tokens, dict(info.config_ids)
 
 
 def _write_weights(folder: Path, spec: CheckpointSpec, vocab_size: int) -> None:
@@ -203,7 +228,7 @@ def _write_weights(folder: Path, spec: CheckpointSpec, vocab_size: int) -> None:
         else:
             stem = "model" if ext == "safetensors" else "pytorch_model"
             fname = f"{stem}-{s + 1:05d}-of-{spec.shards:05d}.{ext}"
-        arrays = {name: _random(rng, shape) for name, shape in chunk}
+        arrays = {name: _random(rng, name, shape) for name, shape in chunk}
         if ext == "safetensors":
             write_safetensors(folder / fname, {n: (a.shape, _encode(a, spec.dtype)) for n, a in arrays.items()},
                               spec.dtype)  # fmt: skip

@@ -2,10 +2,10 @@
 
 | module | job |
 |---|---|
-| `catalog.py` | the published checkpoints (models/catalog.json), sizes per quantization (the names: `mathcoder_local.quants`) |
+| `catalog.py` | the published checkpoints and prebuilt GGUFs (models/catalog.json), sizes per quantization |
 | `registry.py` | local names in models.json (`models add`, `pull`) |
 | `gguf_info.py` | a GGUF's (or the checkpoint's) prompt format and quantization, read without loading it |
-| `pull.py` | `pull`: download, convert, register as NAME:quant |
+| `pull.py` | `pull`: a prebuilt GGUF (checked, repaired if need be) or a converted checkpoint, as NAME:quant |
 | `bundled.py` | the bundled nano checkpoint and its GGUF, converted on first use |
 | `inventory.py` | what `models` lists and what the TUI's picker offers (the present part of it) |
 | `resolve.py` | `--model` / $MATHCODER_LOCAL_MODEL / a setting → a GGUF path, for every command and the TUI |

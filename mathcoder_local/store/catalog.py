@@ -1,19 +1,26 @@
-"""The catalog of published checkpoints (models/catalog.json): names, hub ids, bases, formats, scores, sizes.
+"""The catalog of published checkpoints (models/catalog.json): names, hub ids, bases, formats, scores, sizes,
+and the prebuilt GGUF files published for them.
 
 The data file holds only values with a public source; sizes per quantization are computed here from the
 architecture, with llama.cpp's rule for which tensor gets which type (the file's `size_rule`).
+`$MATHCODER_LOCAL_CATALOG` names another catalog file of the same schema to read instead of the bundled one.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from mathcoder_local.errors import UserError
 from mathcoder_local.quants import DEFAULT_QUANT, DIRECT, FULL_PRECISION, QUANTS  # noqa: F401 - re-exported
+
+CATALOG_ENV = "MATHCODER_LOCAL_CATALOG"
+SCHEMAS = (1, 2)  # 2 added the optional per-model "gguf" object
 
 # bytes per block and weights per block, as ggml stores them
 _BLOCKS = {
@@ -99,6 +106,22 @@ def tensor_type(name: str, quant: str, n_layers: int) -> str:
 
 
 @dataclass(frozen=True)
+class GgufSource:
+    """Prebuilt GGUF files of a model on the hub: one repository, one file per quantization."""
+
+    repo: str
+    files: dict[str, str]  # quantization (a key of QUANTS) -> file name in the repository
+    source: str  # the catalog's sources key that confirms the repository and the file names
+    revision: str | None = None  # a branch, tag or commit to pin; None: the repository's default branch
+
+    def file(self, quant: str) -> str | None:
+        return self.files.get(quant)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"repo": self.repo, "files": dict(self.files), "source": self.source, "revision": self.revision}
+
+
+@dataclass(frozen=True)
 class CatalogEntry:
     name: str
     family: str
@@ -112,6 +135,16 @@ class CatalogEntry:
     licence: str | None
     source: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    gguf: GgufSource | None = None
+
+    @property
+    def pullable(self) -> bool:
+        """Whether `pull` has anything to fetch: the official checkpoint or a prebuilt GGUF."""
+        return self.hub_id is not None or bool(self.gguf and self.gguf.files)
+
+    def gguf_file(self, quant: str) -> str | None:
+        """The prebuilt GGUF's file name at `quant`, if the catalog names one."""
+        return self.gguf.file(quant) if self.gguf else None
 
     @property
     def parameters(self) -> int:
@@ -148,6 +181,7 @@ class CatalogEntry:
             "size_bytes": self.sizes(),
             "source": dict(self.source),
             "note": self.note,
+            "gguf": self.gguf.to_dict() if self.gguf else None,
         }
 
 
@@ -158,10 +192,13 @@ class Catalog:
     size_rule: str
 
     def find(self, name: str) -> CatalogEntry | None:
-        """An entry by name or hub id, ignoring case."""
+        """An entry by name, hub id or prebuilt GGUF repository, ignoring case."""
         key = name.strip().lower()
         for entry in self.entries:
             if key == entry.name.lower() or (entry.hub_id and key == entry.hub_id.lower()):
+                return entry
+        for entry in self.entries:
+            if entry.gguf and key == entry.gguf.repo.lower():
                 return entry
         return None
 
@@ -172,17 +209,66 @@ class Catalog:
         return entry
 
 
-def _read() -> dict[str, Any]:
-    path = resources.files("mathcoder_local.models") / "catalog.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+def catalog_path() -> Path | None:
+    """The catalog file `$MATHCODER_LOCAL_CATALOG` names, else None: the bundled models/catalog.json."""
+    override = os.environ.get(CATALOG_ENV)
+    return Path(override).expanduser() if override else None
 
 
-@lru_cache(maxsize=1)
+def _read(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return json.loads((resources.files("mathcoder_local.models") / "catalog.json").read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the catalog {path} (${CATALOG_ENV}): {exc}".splitlines()[0]) from None
+
+
 def load_catalog() -> Catalog:
-    raw = _read()
+    """The catalog: `$MATHCODER_LOCAL_CATALOG`'s file when set, else the bundled one; read once per file."""
+    path = catalog_path()
+    if path is None:
+        return _load(None, None)
+    try:
+        stat = path.stat()
+        stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = None
+    return _load(str(path.resolve()), stamp)
+
+
+def _gguf_source(model: dict[str, Any], sources: dict[str, str], where: str) -> GgufSource | None:
+    spec = model.get("gguf")
+    if spec is None:
+        return None
+
+    def bad(why: str) -> UserError:
+        return UserError(f"catalog {where}: {model.get('name')}'s gguf {why}")
+
+    if not isinstance(spec, dict) or not isinstance(spec.get("repo"), str) or spec["repo"].count("/") != 1:
+        raise bad("needs a hub repository as 'repo' (owner/name)")
+    files = spec.get("files")
+    if not isinstance(files, dict) or not all(isinstance(f, str) and f.endswith(".gguf") for f in files.values()):
+        raise bad("needs 'files': {quantization: file name ending in .gguf}")
+    unknown = [q for q in files if q not in QUANTS]
+    if unknown:
+        raise bad(f"names unknown quantization {unknown[0]!r} (known: {', '.join(QUANTS)})")
+    if spec.get("source") not in sources:
+        raise bad("needs 'source': a key of the catalog's sources that confirms the repository and files")
+    revision = spec.get("revision")
+    return GgufSource(repo=spec["repo"], files=dict(files), source=spec["source"], revision=revision)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str | None, stamp: tuple[int, int] | None) -> Catalog:
+    raw = _read(Path(path) if path else None)
+    where = path or "models/catalog.json"
+    if raw.get("schema") not in SCHEMAS:
+        raise UserError(f"catalog {where} has schema {raw.get('schema')!r}; this version reads {SCHEMAS}")
     archs = {
         name: Architecture(name=name, **{k: v for k, v in spec.items()}) for name, spec in raw["architectures"].items()
     }
+    sources = dict(raw["sources"])
     entries = []
     for m in raw["models"]:
         rope = m.get("rope_freq_base")
@@ -200,9 +286,10 @@ def load_catalog() -> Catalog:
                 licence=m.get("licence"),
                 source=dict(m.get("source", {})),
                 note=m.get("note", ""),
+                gguf=_gguf_source(m, sources, where),
             )
         )
-    return Catalog(tuple(entries), dict(raw["sources"]), raw["size_rule"])
+    return Catalog(tuple(entries), sources, raw["size_rule"])
 
 
 def human_size(n: int | None) -> str:

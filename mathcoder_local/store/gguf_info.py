@@ -27,6 +27,21 @@ class Vocabulary:
         return detect_format(self)  # type: ignore[arg-type]
 
 
+def metadata_values(path: str | Path, *keys: str) -> dict[str, object]:
+    """The value of each of `keys` in a GGUF's metadata (None where a key is absent), without loading it."""
+    import gguf
+
+    try:
+        reader = gguf.GGUFReader(str(path), "r")
+    except Exception as exc:  # noqa: BLE001 - gguf raises several kinds for a damaged file
+        raise UserError(f"{path} is not a readable GGUF file: {exc}".splitlines()[0]) from None
+    values: dict[str, object] = {}
+    for key in keys:
+        f = reader.fields.get(key)
+        values[key] = None if f is None or not f.data else f.contents()
+    return values
+
+
 def describe_gguf(path: Path) -> tuple[str, str, str | None]:
     """(prompt format, quantization, general.name) read from a GGUF's metadata, without loading the model."""
     import gguf

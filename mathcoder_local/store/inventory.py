@@ -28,6 +28,12 @@ class ModelRow:
     present: bool  # usable by name without a download
     origin: str  # one of ORIGINS
     catalog: CatalogEntry | None = None
+    pulled_from: str | None = None  # a pulled model's source: "gguf" (prebuilt) or "checkpoint" (converted here)
+    source: str | None = None  # the hub repository@revision it came from
+    file: str | None = None  # the prebuilt GGUF's file in that repository
+    sha256: str | None = None  # of the file at `path`, as `pull` recorded it
+    download_sha256: str | None = None  # of the prebuilt GGUF as the hub served it
+    repairs: tuple[str, ...] = ()  # metadata repaired in the prebuilt GGUF to make that file
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -38,6 +44,12 @@ class ModelRow:
             "path": self.path,
             "present": self.present,
             "origin": self.origin,
+            "pulled_from": self.pulled_from,
+            "source": self.source,
+            "file": self.file,
+            "sha256": self.sha256,
+            "download_sha256": self.download_sha256,
+            "repairs": list(self.repairs),
             "catalog": self.catalog.to_dict() if self.catalog else None,
         }
 
@@ -51,6 +63,18 @@ def bundled_row() -> ModelRow:
     return ModelRow(bundled.BUNDLED_NAME, bundled.bundled_format(), bundled.BUNDLED_QUANT, size, where, True, "bundled")
 
 
+def _pulled(m: registry.LocalModel) -> dict[str, object]:
+    """What a registry record says of where a pulled model came from."""
+    return {
+        "pulled_from": m.pull_source,
+        "source": m.source,
+        "file": m.file,
+        "sha256": m.sha256,
+        "download_sha256": m.download_sha256,
+        "repairs": m.repairs,
+    }
+
+
 def _registered_rows() -> list[ModelRow]:
     catalog = load_catalog()
     rows = []
@@ -58,7 +82,7 @@ def _registered_rows() -> list[ModelRow]:
         entry = catalog.find(m.catalog) if m.catalog else None
         present = m.present
         size = Path(m.path).stat().st_size if present else None
-        rows.append(ModelRow(m.name, m.format, m.quant, size, m.path, present, m.origin, entry))
+        rows.append(ModelRow(m.name, m.format, m.quant, size, m.path, present, m.origin, entry, **_pulled(m)))
     return rows
 
 
@@ -70,7 +94,7 @@ def inventory() -> list[ModelRow]:
     for entry in load_catalog().entries:
         if entry.name in have:
             continue
-        where = f"not downloaded: mathcoder-local pull {entry.name}" if entry.hub_id else "no published checkpoint"
+        where = f"not downloaded: mathcoder-local pull {entry.name}" if entry.pullable else "no published checkpoint"
         rows.append(ModelRow(entry.name, entry.prompt_format, None, None, where, False, "catalog", entry))
     return rows
 

@@ -1,8 +1,10 @@
 """Local names: GGUF files known by name (`models add`, `pull`), kept in the user directory's models.json.
 
-`models add` registers a file where it lies (no copy); `pull` converts into the models cache and registers the
-result. Writes are atomic (a temporary file, then a rename) under a lock file, so two commands never leave a
-half-written registry. Nothing here touches the network.
+`models add` registers a file where it lies (no copy); `pull` registers what it made or fetched: a checkpoint
+converted into the models cache, or a prebuilt GGUF from the hub, where the Hugging Face cache keeps it or, when
+its metadata needed repairs, as a repaired copy in the models cache. A pulled prebuilt GGUF's record carries the
+SHA-256 of the file as downloaded and of the file registered. Writes are atomic (a temporary file, then a
+rename) under a lock file, so two commands never leave a half-written registry. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -27,17 +29,32 @@ class LocalModel:
     path: str
     format: str  # a prompt format, a key of mathcoder_local.formats.FORMATS
     quant: str  # f16, q4_k_m, ... ("unknown" when the file does not say)
-    origin: str  # "added" (registered in place) or "pulled" (downloaded and converted by us)
+    origin: str  # "added" (registered in place) or "pulled" (fetched by `pull`)
     catalog: str | None = None  # the catalog entry it is a copy of
-    source: str | None = None  # hub id@revision of a pulled model
+    source: str | None = None  # hub repository@revision a pulled model came from
     added: float = 0.0
+    pulled_from: str | None = None  # "checkpoint" (converted here) or "gguf" (a prebuilt GGUF); None: added
+    file: str | None = None  # the file in the hub repository (prebuilt GGUFs)
+    sha256: str | None = None  # of the file at `path`, when `pull` recorded it
+    download_sha256: str | None = None  # of the prebuilt GGUF as downloaded (equals sha256 unless repaired)
+    repairs: tuple[str, ...] = ()  # what was repaired in the prebuilt GGUF's metadata to make the file at `path`
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "repairs", tuple(self.repairs or ()))  # a list once read back from JSON
 
     @property
     def present(self) -> bool:
         return Path(self.path).is_file()
 
+    @property
+    def pull_source(self) -> str | None:
+        """The source of a pulled model, gguf or checkpoint (older records without one are conversions)."""
+        if self.pulled_from:
+            return self.pulled_from
+        return "checkpoint" if self.origin == "pulled" else None
+
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "repairs": list(self.repairs)}
 
 
 def registry_path() -> Path:
@@ -96,11 +113,13 @@ def find(name: str) -> LocalModel | None:
     return max(copies, key=lambda m: (m.present, m.added)) if copies else None  # a file that is here, newest
 
 
-def register(model: LocalModel, *, replace: bool = False) -> LocalModel:
-    """Add `model` (its path made absolute); an existing name is an error unless `replace`."""
-    model = LocalModel(
-        **{**model.to_dict(), "path": str(Path(model.path).expanduser().resolve()), "added": time.time()}
-    )
+def register(model: LocalModel, *, replace: bool = False, keep_links: bool = False) -> LocalModel:
+    """Add `model` (its path made absolute, symbolic links resolved unless `keep_links`: a file in the Hugging
+    Face cache keeps its name there, a link into the cache's blobs); an existing name is an error unless
+    `replace`."""
+    where = Path(model.path).expanduser()
+    where = where.absolute() if keep_links else where.resolve()
+    model = LocalModel(**{**model.to_dict(), "path": str(where), "added": time.time()})
     path = registry_path()
     with _locked(path):
         models = _load(path)

@@ -49,7 +49,7 @@ def _lookup(name: str) -> Path | None:
             )
         return Path(local.path)
     if entry is not None:
-        if entry.hub_id is None:
+        if not entry.pullable:
             raise UserError(f"{entry.name} has no published checkpoint to pull; pass --model PATH.gguf if you have one")
         raise UserError(f"{entry.name} is not downloaded yet: run `mathcoder-local pull {entry.name}`")
     if name.endswith(".gguf") or os.sep in name or "/" in name:
