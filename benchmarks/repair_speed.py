@@ -17,7 +17,6 @@ GGUF is written in a child process to the temp directory and, like every output,
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,9 @@ import time
 from pathlib import Path
 from statistics import median
 
-from mathcoder_local.devtools.gguf_variants import ModelShape, spm_vocab, write_model_gguf
+from convert_memory import timed  # (seconds, peak RSS) of a child process
+
+from mathcoder_local.devtools.gguf_variants import USER_DEFINED, ModelShape, retyped, spm_vocab, write_model_gguf
 from mathcoder_local.formats.mathcoder import SPECIAL_TOKENS as MATHCODER_TOKENS
 
 SHAPE = ModelShape(n_embd=2048, n_layer=16, n_head=32, n_head_kv=4, n_ff=5632, n_ctx=2048, dtype="f16", seed=7)
@@ -36,19 +37,8 @@ ROUNDS = 5
 
 def make_gguf(path: Path) -> None:
     base = len(spm_vocab().tokens)
-    vocab = spm_vocab(extra_pieces=VOCAB_SIZE - base).retyped(dict.fromkeys(MATHCODER_TOKENS, 4))
+    vocab = retyped(spm_vocab(extra_pieces=VOCAB_SIZE - base), dict.fromkeys(MATHCODER_TOKENS, USER_DEFINED))
     write_model_gguf(path, vocab, SHAPE)
-
-
-def timed(cmd: list[str]) -> tuple[float, int]:
-    """(seconds, peak RSS in bytes) of a child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024  # Linux reports KiB
 
 
 def data_offset(path: Path) -> int:

@@ -9,6 +9,7 @@ model's own prompt format must tokenize in llama.cpp exactly as the checkpoint's
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,15 +209,17 @@ def _failed(name: str, detail: str, problems: list[Problem]) -> Check:
 
 
 def _vocab_checks(path: Path, header: GGUFHeader, folder: Path | None) -> tuple[list[Check], list[str]]:
-    try:
-        with open_vocab(path) as vocab:
+    with contextlib.ExitStack() as stack:
+        try:
+            vocab = stack.enter_context(open_vocab(path))
+        except ValueError as exc:
+            a = analyse(path, header=header)  # what the metadata alone says
+            checks = _analysis_checks(a)
+            checks.append(Check("llama.cpp loads the vocabulary", False, str(exc), f"llama.cpp cannot load it: {exc}"))
+        else:
             a = analyse(path, vocab=vocab, header=header)
             checks = _analysis_checks(a)
             checks.append(_sample_check(a, vocab, folder))
-    except ValueError as exc:
-        a = analyse(path, header=header)  # without llama.cpp: what the metadata alone says
-        checks = _analysis_checks(a)
-        checks.append(Check("llama.cpp loads the vocabulary", False, str(exc), f"llama.cpp cannot load it: {exc}"))
     notes = [p.message + (REPAIR_RECORDS if p.repairable else "") for p in a.problems if p.severity == "note"]
     return checks, notes
 

@@ -21,10 +21,14 @@ from mathcoder_local.cli import app
 from mathcoder_local.devtools.gguf_variants import (
     CONTROL,
     USER_DEFINED,
-    bpe_vocab,
+    ModelShape,
     checkpoint_shape,
+    checkpoint_vocab,
+    renamed,
+    retyped,
     rewrite_gguf,
     spm_vocab,
+    without_end_of_turn,
     write_model_gguf,
 )
 from mathcoder_local.engine.llama import LlamaEngine
@@ -118,7 +122,7 @@ def test_repair_a_mathcoder_gguf_with_user_defined_tokens(user_defined_mathcoder
 def test_repair_chatml_tokens_of_a_bpe_qwen2_gguf(make_checkpoint, tmp_path):
     pytest.importorskip("tokenizers")
     folder = make_checkpoint(architecture="qwen2", tokenizer="qwen2")
-    vocab = bpe_vocab(folder, special_type=USER_DEFINED, eot=False)
+    vocab = without_end_of_turn(retyped(checkpoint_vocab(folder), dict.fromkeys(CHATML, USER_DEFINED)))
     bad = write_model_gguf(tmp_path / "qwen.gguf", vocab, checkpoint_shape(folder))
     report = repair_gguf(bad)
     assert report.output == tmp_path / "qwen.repaired.gguf" and report.token_set == "chatml"
@@ -154,7 +158,7 @@ def test_the_format_option(user_defined_mathcoder, tora_gguf, tmp_path):
 
 
 def test_a_format_it_cannot_tell_needs_the_format_option(tmp_path):
-    vocab = spm_vocab(mathcoder_tokens=False).renamed({"<s>": "<|startoftext|>", "</s>": "<|endoftext|>"})
+    vocab = renamed(spm_vocab(mathcoder_tokens=False), {"<s>": "<|startoftext|>", "</s>": "<|endoftext|>"})
     path = write_model_gguf(tmp_path / "gpt.gguf", vocab)
     result = cli("--repair", path)
     assert result.exit_code == 2 and "cannot tell the prompt format" in result.output, result.output
@@ -247,3 +251,22 @@ def test_repair_the_real_qwen2_vocabulary(tmp_path):
     with read_header(report.output) as header:  # gguf-py's reader takes seconds over 151,936 tokens
         assert header.get(EOT) == 151645 and header.get(FORMAT) == "tora"
     assert inspect_gguf(report.output) == []
+
+
+def test_repair_takes_the_gguf_alone(user_defined_mathcoder, tmp_path):
+    with_source = cli("some/checkpoint", "--repair", user_defined_mathcoder)
+    assert with_source.exit_code == 2 and "--repair takes the GGUF alone" in with_source.output
+    both = cli("--verify", user_defined_mathcoder, "--repair", user_defined_mathcoder)
+    assert both.exit_code == 2 and "not both" in both.output
+    assert files(tmp_path) == ["mathcoder.gguf"]
+    assert "--repair" in cli("-h").output
+
+
+def test_a_custom_alignment_is_kept(tmp_path):
+    vocab = retyped(spm_vocab(), dict.fromkeys(MATHCODER_TOKENS, USER_DEFINED))
+    bad = write_model_gguf(tmp_path / "aligned.gguf", vocab, ModelShape(alignment=256))
+    report = repair_gguf(bad)
+    ra, rb = assert_same_tensors(bad, report.output)
+    assert field(rb, "general.alignment") == 256 and rb.data_offset % 256 == 0
+    assert all((t.data_offset - rb.data_offset) % 256 == 0 for t in rb.tensors)
+    assert_not_injectable(report.output, MATHCODER_TOKENS)

@@ -3,6 +3,8 @@ without our metadata; what is wrong for the loop said in plain words."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gguf
 import pytest
 from conftest import SHARED
@@ -12,13 +14,15 @@ from typer.testing import CliRunner
 
 from mathcoder_local.cli import app
 from mathcoder_local.devtools.gguf_variants import (
-    CONTROL,
     NORMAL,
     USER_DEFINED,
-    bpe_vocab,
     checkpoint_shape,
+    checkpoint_vocab,
+    renamed,
+    retyped,
     rewrite_gguf,
     spm_vocab,
+    without_end_of_turn,
     write_model_gguf,
 )
 from mathcoder_local.formats.mathcoder import SPECIAL_TOKENS as MATHCODER_TOKENS
@@ -36,12 +40,19 @@ def by_name(checks):
     return {c.name: c for c in checks}
 
 
-def bpe_gguf(make_checkpoint, path, kind="qwen2", *, special_type=CONTROL, eot=True, pre=None, prompt_format=None):
-    """(checkpoint folder, a random-weight GGUF over its tokenizer.json vocabulary)."""
+def bpe_gguf(make_checkpoint, path, kind="qwen2", *, user_defined=False, eot=True, pre=None, prompt_format=None):
+    """(checkpoint folder, a random-weight GGUF over its tokenizer.json vocabulary as the converter reads it;
+    `user_defined`: its added tokens USER_DEFINED; `eot`: record the end-of-turn token; `pre`: another
+    pre-tokenizer name)."""
     pytest.importorskip("tokenizers")
-    arch = "qwen2" if kind == "qwen2" else "llama"
-    folder = make_checkpoint(architecture=arch, tokenizer=kind)
-    vocab = bpe_vocab(folder, special_type=special_type, eot=eot, pre=pre or kind)
+    folder = make_checkpoint(architecture="qwen2" if kind == "qwen2" else "llama", tokenizer=kind)
+    vocab = checkpoint_vocab(folder)
+    if user_defined:
+        vocab = retyped(vocab, dict.fromkeys(vocab.added, USER_DEFINED))
+    if not eot:
+        vocab = without_end_of_turn(vocab)
+    if pre:
+        vocab = replace(vocab, pre=pre)
     return folder, write_model_gguf(path, vocab, checkpoint_shape(folder), prompt_format=prompt_format)
 
 
@@ -94,7 +105,7 @@ def test_no_end_of_turn_token(mathcoder_gguf):
 
 
 def test_a_format_it_cannot_detect_names_what_it_found(tmp_path):
-    vocab = spm_vocab(mathcoder_tokens=False).renamed({"<s>": "<|startoftext|>", "</s>": "<|endoftext|>"})
+    vocab = renamed(spm_vocab(mathcoder_tokens=False), {"<s>": "<|startoftext|>", "</s>": "<|endoftext|>"})
     path = write_model_gguf(tmp_path / "gpt.gguf", vocab)
     checks, _ = verify_gguf(path)
     fmt = by_name(checks)["prompt format"]
@@ -107,7 +118,7 @@ def test_a_format_it_cannot_detect_names_what_it_found(tmp_path):
 
 
 def test_chatml_tokens_user_defined_in_a_bpe_qwen2_gguf(make_checkpoint, tmp_path):
-    folder, path = bpe_gguf(make_checkpoint, tmp_path / "qwen.gguf", special_type=USER_DEFINED, eot=False)
+    folder, path = bpe_gguf(make_checkpoint, tmp_path / "qwen.gguf", user_defined=True, eot=False)
     checks, warnings = verify_gguf(path, folder)
     table = by_name(checks)
     assert table["architecture"].detail == "qwen2" and table["tensor shapes"].ok
@@ -202,3 +213,15 @@ def test_verify_the_qwen2_vocabulary_on_the_command_line():
     assert "qwen2" in out and "151,936 tokens, byte-level BPE (gpt2)" in out
     assert "<|im_end|> (id 151645) ends generation (not recorded)" in out
     assert "the file has no weights" in out
+
+
+def test_a_vocabulary_llama_cpp_refuses(make_checkpoint, tmp_path):
+    _, path = bpe_gguf(make_checkpoint, tmp_path / "q.gguf", prompt_format="tora")
+    odd = rewrite_gguf(path, tmp_path / "odd-pre.gguf", strings={"tokenizer.ggml.pre": "no-such-pre-tokenizer"})
+    checks, _ = verify_gguf(odd)
+    table = by_name(checks)
+    assert not table["llama.cpp loads the vocabulary"].ok
+    assert table["pre-tokenizer"].detail == "no-such-pre-tokenizer"
+    result = runner.invoke(app, ["convert", "--repair", str(odd)])
+    assert result.exit_code == 2 and "llama.cpp cannot load the vocabulary" in result.output, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd-pre.gguf", "q.gguf"]

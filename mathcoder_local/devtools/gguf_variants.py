@@ -1,93 +1,76 @@
 """GGUF files as other converters make them, for testing `convert --verify` and `convert --repair`.
 
-- `write_model_gguf`: a random-weight llama or qwen2 GGUF around any vocabulary (`GGUFVocab`), the
-  tensors written one at a time (a benchmark file of gigabytes never sits in memory), shaped as asked or as
-  a checkpoint's config.json says (`checkpoint_shape`);
-- `spm_vocab`: the tiny SentencePiece-style vocabulary of `tiny_gguf`, its tokens retyped or renamed;
-- `bpe_vocab`: the byte-level BPE vocabulary of a checkpoint folder's tokenizer.json (tokens, merges, added
-  tokens typed as asked: USER_DEFINED is what converters that ignore the `special` flag write);
-- `rewrite_gguf`: a copy of a GGUF with token types changed and metadata entries dropped or set, the
-  tensor data copied unchanged.
+- `write_model_gguf`: a random-weight llama or qwen2 GGUF around any vocabulary (the converter's `Vocab`,
+  written by the converter's own `vocab_writer`), the tensors written one at a time (a benchmark file of
+  gigabytes never sits in memory), shaped as asked or as a checkpoint's config.json says
+  (`checkpoint_shape`);
+- `spm_vocab`: the tiny SentencePiece-style vocabulary of `tiny_gguf`; `checkpoint_vocab`: a checkpoint
+  folder's vocabulary as the converter reads it (SentencePiece or byte-level BPE); `retyped` / `renamed` /
+  `without_end_of_turn`: the same vocabulary with tokens retyped (USER_DEFINED is what converters that
+  ignore the `special` flag write), renamed, or no end-of-turn token recorded;
+- `rewrite_gguf`: a copy of a GGUF with token types changed and metadata entries dropped or set (a file
+  with no end-of-turn token, no pre-tokenizer name, …), the tensor data copied unchanged.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
 
+from mathcoder_local.convert.vocab_base import CONTROL, EOT_TOKENS, NORMAL, UNUSED, USER_DEFINED, Vocab
 from mathcoder_local.devtools.tiny_gguf import TinyModelSpec, tiny_vocab
 
-NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
-EOT_CANDIDATES = ("<|endofmessage|>", "<|im_end|>", "<|eot_id|>")
+__all__ = [
+    "CONTROL",
+    "NORMAL",
+    "UNUSED",
+    "USER_DEFINED",
+    "ModelShape",
+    "checkpoint_shape",
+    "checkpoint_vocab",
+    "renamed",
+    "retyped",
+    "rewrite_gguf",
+    "spm_vocab",
+    "without_end_of_turn",
+    "write_model_gguf",
+]
 
 
-@dataclass
-class GGUFVocab:
-    tokens: list[str]
-    types: list[int]
-    model: str = "llama"  # tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2" (byte-level BPE)
-    pre: str | None = None
-    scores: list[float] | None = None  # SentencePiece
-    merges: list[str] = field(default_factory=list)  # byte-level BPE, "left right" by rank
-    bos: int | None = None
-    eos: int | None = None
-    unk: int | None = None
-    eot: int | None = None
-    add_bos: bool | None = None
-
-    def retyped(self, types: Mapping[str, int]) -> GGUFVocab:
-        new = list(self.types)
-        for text, kind in types.items():
-            new[self.tokens.index(text)] = kind
-        return replace(self, types=new)
-
-    def renamed(self, names: Mapping[str, str]) -> GGUFVocab:
-        return replace(self, tokens=[names.get(t, t) for t in self.tokens])
-
-
-def spm_vocab(*, mathcoder_tokens: bool = True, extra_pieces: int = 0, eot: bool = False) -> GGUFVocab:
-    """`tiny_gguf`'s vocabulary (unknown/BOS/EOS, byte tokens, pieces, the MathCoder tokens CONTROL)."""
+def spm_vocab(*, mathcoder_tokens: bool = True, extra_pieces: int = 0) -> Vocab:
+    """`tiny_gguf`'s vocabulary (unknown/BOS/EOS, byte tokens, pieces, the MathCoder tokens CONTROL), with no
+    end-of-turn token."""
     tokens, scores, types = tiny_vocab(TinyModelSpec(mathcoder_tokens=mathcoder_tokens, extra_pieces=extra_pieces))
-    eot_id = tokens.index("<|endofmessage|>") if eot and mathcoder_tokens else None
-    return GGUFVocab(tokens, types, "llama", "default", scores, bos=1, eos=2, unk=0, eot=eot_id, add_bos=True)
+    return Vocab(tokens, scores, types, bos_id=1, eos_id=2, unk_id=0, pad_id=None, add_bos=True, add_eos=False,
+                 add_space_prefix=True)  # fmt: skip
 
 
-def bpe_vocab(folder: Path, *, special_type: int = CONTROL, eot: bool = True, pre: str = "qwen2") -> GGUFVocab:
-    """The byte-level BPE vocabulary of `folder`'s tokenizer.json, padded to config.json's vocab_size;
-    added tokens typed `special_type`; `eot`: record the first end-of-turn token present."""
-    from tokenizers import Tokenizer
+def checkpoint_vocab(folder: Path) -> Vocab:
+    """The vocabulary of the checkpoint in `folder`, read by the converter, padded to config.json's size."""
+    from mathcoder_local.convert.vocab import load_vocab
 
-    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    by_id = {i: t for t, i in tok.get_vocab(with_added_tokens=True).items()}
-    config = json.loads((folder / "config.json").read_text())
-    size = max(int(config.get("vocab_size", 0)), len(by_id))
-    tokens = [by_id.get(i, f"[PAD{i}]") for i in range(size)]
-    types = [NORMAL if i in by_id else UNUSED for i in range(size)]
-    for i in tok.get_added_tokens_decoder():
-        types[i] = special_type
-    merges = [m if isinstance(m, str) else " ".join(m) for m in json.loads(tok.to_str())["model"]["merges"]]
-    tok_config = json.loads((folder / "tokenizer_config.json").read_text())
-    eot_id = next((tokens.index(t) for t in EOT_CANDIDATES if t in tokens), None) if eot else None
-    bos = config.get("bos_token_id")
-    add_bos = tok_config.get("add_bos_token")
-    if not isinstance(add_bos, bool):  # as tokenizer.json's post-processor does it
-        add_bos = bos is not None and tok.encode("a", add_special_tokens=True).ids[:1] == [bos]
-    return GGUFVocab(
-        tokens,
-        types,
-        "gpt2",
-        pre,
-        merges=merges,
-        bos=bos,
-        eos=config.get("eos_token_id"),
-        eot=eot_id,
-        add_bos=add_bos,
-    )
+    return load_vocab(folder, int(json.loads((folder / "config.json").read_text())["vocab_size"]))
+
+
+def retyped(vocab: Vocab, types: Mapping[str, int]) -> Vocab:
+    new = list(vocab.types)
+    for text, kind in types.items():
+        new[vocab.tokens.index(text)] = kind
+    return replace(vocab, types=new)
+
+
+def renamed(vocab: Vocab, names: Mapping[str, str]) -> Vocab:
+    return replace(vocab, tokens=[names.get(t, t) for t in vocab.tokens], added={})
+
+
+def without_end_of_turn(vocab: Vocab) -> Vocab:
+    """The vocabulary written with no tokenizer.ggml.eot_token_id (its end-of-turn token stays a token)."""
+    return replace(vocab, added={t: i for t, i in vocab.added.items() if t not in EOT_TOKENS})
 
 
 @dataclass(frozen=True)
@@ -103,6 +86,7 @@ class ModelShape:
     tied: bool = False
     dtype: str = "f32"  # matrices: f32 or f16 (norms and biases stay f32)
     seed: int = 0
+    alignment: int | None = None  # general.alignment (None: GGUF's default, 32)
 
 
 def checkpoint_shape(folder: Path, **changes: object) -> ModelShape:
@@ -141,10 +125,12 @@ def _tensors(shape: ModelShape, n_vocab: int) -> list[tuple[str, tuple[int, ...]
 
 
 def write_model_gguf(
-    path: str | Path, vocab: GGUFVocab, shape: ModelShape = ModelShape(), *, prompt_format: str | None = None
+    path: str | Path, vocab: Vocab, shape: ModelShape = ModelShape(), *, prompt_format: str | None = None
 ) -> Path:
     """A random-weight GGUF with `vocab`, written to a temporary name and renamed; tensors one at a time."""
     import gguf
+
+    from mathcoder_local.convert.vocab_writer import add_vocab_metadata
 
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -160,25 +146,9 @@ def write_model_gguf(
     w.add_rope_freq_base(shape.rope_base)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if shape.dtype == "f16" else gguf.LlamaFileType.ALL_F32)
-    w.add_tokenizer_model(vocab.model)
-    if vocab.pre:
-        w.add_tokenizer_pre(vocab.pre)
-    w.add_token_list(vocab.tokens)
-    if vocab.scores is not None:
-        w.add_token_scores(vocab.scores)
-    w.add_token_types(vocab.types)
-    if vocab.merges:
-        w.add_token_merges(vocab.merges)
-    for setter, value in (
-        (w.add_bos_token_id, vocab.bos),
-        (w.add_eos_token_id, vocab.eos),
-        (w.add_unk_token_id, vocab.unk),
-        (w.add_eot_token_id, vocab.eot),
-    ):
-        if value is not None:
-            setter(value)
-    if vocab.add_bos is not None:
-        w.add_add_bos_token(vocab.add_bos)
+    if shape.alignment is not None:
+        w.add_custom_alignment(shape.alignment)
+    add_vocab_metadata(w, vocab)
     if prompt_format:
         w.add_string("mathcoder_local.prompt_format", prompt_format)
     tensors = _tensors(shape, len(vocab.tokens))
@@ -235,8 +205,7 @@ def rewrite_gguf(
             else:
                 add.append(data)
         dropped = set(drop)
-        kept = {k: e for k, e in header.entries.items() if k not in dropped}
-        header.entries = kept
+        header.entries = {k: e for k, e in header.entries.items() if k not in dropped}
         new_header = build_header(header, replace_entries, add)
         with dst.open("wb") as out, header.path.open("rb") as f:
             out.write(new_header)
