@@ -44,6 +44,7 @@ from mathcoder_local.convert.gguf_check import (
 )
 from mathcoder_local.convert.gguf_file import (
     ARRAY,
+    FLOAT32,
     STRING,
     UINT32,
     GGUFHeader,
@@ -98,6 +99,27 @@ def default_repair_path(path: str | Path) -> Path:
     return path.with_name(f"{stem}.repaired.gguf")
 
 
+DEFAULT_ROPE_BASE = 10000.0  # what llama.cpp uses when a llama or qwen2 GGUF has no rope base
+
+
+def rope_key(header: GGUFHeader) -> str:
+    """The rope base's key for the file's architecture (`llama.rope.freq_base`, `qwen2.rope.freq_base`)."""
+    return f"{header.string('general.architecture') or 'llama'}.rope.freq_base"
+
+
+def rope_change(header: GGUFHeader, rope_freq_base: float | None) -> Change | None:
+    """Setting the rope base, where `rope_freq_base` is given and the file has another (a file without the key
+    has llama.cpp's default, `DEFAULT_ROPE_BASE`)."""
+    if rope_freq_base is None:
+        return None
+    key = rope_key(header)
+    recorded = header.get(key)
+    current = float(recorded) if isinstance(recorded, (int, float)) else DEFAULT_ROPE_BASE
+    if abs(current - rope_freq_base) <= 1e-6 * rope_freq_base:
+        return None
+    return Change(key, "not set" if recorded is None else f"{float(recorded):g}", f"{rope_freq_base:g}")
+
+
 def plan_changes(analysis: Analysis) -> list[Change]:
     """The metadata changes that fix `analysis`'s repairable problems (an empty list: nothing to do)."""
     changes: list[Change] = []
@@ -144,6 +166,9 @@ def _new_entries(header: GGUFHeader, analysis: Analysis, changes: list[Change]) 
         put(EOT_KEY, encode_entry(EOT_KEY, UINT32, analysis.wanted_eot, bo))
     if any(c.key == FORMAT_METADATA_KEY for c in changes):
         put(FORMAT_METADATA_KEY, encode_entry(FORMAT_METADATA_KEY, STRING, analysis.prompt_format, bo))
+    for change in changes:
+        if change.key.endswith(".rope.freq_base"):
+            put(change.key, encode_entry(change.key, FLOAT32, float(change.after), bo))
     return replace, add
 
 
@@ -154,11 +179,14 @@ def repair_gguf(
     fmt: str | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    rope_freq_base: float | None = None,
 ) -> RepairReport:
     """Repair the metadata of the GGUF at `path` into `outfile` (default `NAME.repaired.gguf` beside it).
 
     `fmt`: the prompt format to record (`mathcoder`, `tora`; default: the recorded one, else the
-    vocabulary's). `force`: overwrite an existing `outfile`, the input itself included. Nothing to repair:
+    vocabulary's). `force`: overwrite an existing `outfile`, the input itself included. `rope_freq_base`: the
+    rope base the model was trained with, written where the file records another (a community conversion of a
+    CodeLlama fine-tune often carries Llama-2's 10000 instead of 1e6). Nothing to repair:
     nothing is written and the report's `output` is None. Raises a one-line UserError for a missing,
     unreadable or truncated file, a vocabulary llama.cpp cannot load, a format that cannot be told, or an
     output that exists."""
@@ -167,6 +195,9 @@ def repair_gguf(
         analysis = analyse(path, fmt=fmt, header=header)
         _refuse_unrepairable(path, analysis)
         changes = plan_changes(analysis)
+        rope = rope_change(header, rope_freq_base)
+        if rope is not None:
+            changes.append(rope)
         remaining = tuple(p for p in analysis.errors if not p.repairable)
         report = RepairReport(path, None, tuple(changes), analysis.prompt_format or "", _set_name(analysis), remaining)
         if not changes:

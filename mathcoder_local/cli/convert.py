@@ -39,7 +39,7 @@ def convert(
         "llama-bpe) instead of the one identified from it; warns.",
     ),
 ) -> None:
-    """Convert a Hugging Face Llama checkpoint (MathCoder, MuMath-Code, ToRA) to GGUF, special tokens kept."""
+    """Convert a Hugging Face checkpoint (Llama or Qwen2) to GGUF, special tokens kept; verify or repair a GGUF."""
     from rich.console import Console
     from rich.markup import escape
 

@@ -29,7 +29,7 @@ def print_plan(console: Console, plan: ConversionPlan) -> None:
         ("source", str(plan.folder) + (f"  ({plan.repo_id})" if plan.repo_id else "")),
         (
             "architecture",
-            f"llama: {c.num_layers} layers, {c.hidden_size} wide, {c.num_heads} heads "
+            f"{c.arch.gguf_arch}: {c.num_layers} layers, {c.hidden_size} wide, {c.num_heads} heads "
             f"({c.num_kv_heads} kv), ff {c.intermediate_size}",
         ),  # fmt: skip
         ("vocabulary", f"{len(v.tokens)} tokens (bos {v.bos_id}, eos {v.eos_id}, eot {v.eot_id})"),

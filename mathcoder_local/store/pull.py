@@ -8,10 +8,10 @@ A model comes from one of two sources (`source=`, the command line's `--from`):
   after. The file is then inspected (`mathcoder_local.convert.gguf_check`, for the catalog's prompt format)
   and compared with the catalog (the format solve would detect, the rope base). A file whose problems are at
   most notes (the loop works, the file just does not say all it should) is registered where the cache keeps
-  it; one with errors a metadata repair fixes gets a copy with its metadata repaired
-  (`mathcoder_local.convert.repair`, tensor data copied byte for byte) as NAME.QUANT.gguf in the models
-  cache, checked again, and that copy is registered. A file with an error no repair fixes, a rope base that
-  is not the catalog's among them, is refused (it stays in the Hugging Face cache). The registry record keeps
+  it; one with errors a metadata repair fixes — a rope base other than the catalog's among them — gets a copy
+  with its metadata repaired (`mathcoder_local.convert.repair`, tensor data copied byte for byte) as
+  NAME.QUANT.gguf in the models cache, checked again, and that copy is registered. A file with an error no
+  repair fixes is refused (it stays in the Hugging Face cache). The registry record keeps
   both SHA-256s, the repository, commit and file, and what was repaired.
 - "checkpoint": the official checkpoint, downloaded by the converter (`convert/checkpoint.py`: snapshot_download
   of only the files conversion needs, resumable, with progress) and converted with the catalog's prompt
@@ -40,8 +40,6 @@ from mathcoder_local.store.catalog import DEFAULT_QUANT, QUANTS, CatalogEntry, l
 
 _TRUE = ("1", "true", "yes", "on")
 SOURCES = ("gguf", "checkpoint")
-ROPE_KEY = "llama.rope.freq_base"
-LLAMA_DEFAULT_ROPE = 10000.0  # what llama.cpp uses for a llama GGUF without the key
 
 
 def hub_offline() -> bool:
@@ -389,17 +387,12 @@ class Inspection:
 
 def _rope_problem(path: Path, entry: CatalogEntry) -> str | None:
     """The file's rope base where it differs from the catalog's (llama.cpp's default where the file has none)."""
-    from mathcoder_local.store.gguf_info import metadata_values
+    from mathcoder_local.convert.gguf_file import read_header
+    from mathcoder_local.convert.repair import rope_change
 
-    if entry.rope_freq_base is None:
-        return None
-    value = metadata_values(path, ROPE_KEY)[ROPE_KEY]
-    rope = float(value) if isinstance(value, (int, float)) else LLAMA_DEFAULT_ROPE
-    if abs(rope - entry.rope_freq_base) <= 1e-6 * entry.rope_freq_base:
-        return None
-    return (
-        f"rope base {rope:g} where the catalog says {entry.rope_freq_base:g}, which a metadata repair does not change"
-    )
+    with read_header(path) as header:
+        change = rope_change(header, entry.rope_freq_base)
+    return None if change is None else f"rope base {change.before} where the catalog says {change.after}"
 
 
 def inspect_for(path: Path, entry: CatalogEntry) -> Inspection:
@@ -416,9 +409,11 @@ def inspect_for(path: Path, entry: CatalogEntry) -> Inspection:
     if detected != entry.prompt_format:  # the repair records the catalog's format
         repair.append(f"solve would run it as {detected}; the catalog says {entry.prompt_format}")
     rope = _rope_problem(path, entry)
+    if rope:  # a metadata value: the repair writes the catalog's
+        repair.append(rope)
     return Inspection(
         repair=repair,
-        fatal=[p.message for p in errors if not p.repairable] + ([rope] if rope else []),
+        fatal=[p.message for p in errors if not p.repairable],
         notes=[p.message for p in problems if p.severity != "error"],
     )
 
@@ -435,7 +430,7 @@ def repair_copy(source: Path, target: Path, entry: CatalogEntry) -> list[str]:
     from mathcoder_local.convert.repair import repair_gguf
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    report = repair_gguf(source, target, fmt=entry.prompt_format, force=True)
+    report = repair_gguf(source, target, fmt=entry.prompt_format, force=True, rope_freq_base=entry.rope_freq_base)
     if report.output is None:  # nothing it could change: the problems found are not its to fix
         raise _refuse(source.name, inspect_for(source, entry).repair, entry)
     after = inspect_for(target, entry)
