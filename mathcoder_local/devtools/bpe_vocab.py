@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,48 +200,14 @@ def _save(tok, folder: Path, kind: str, spec: _Kind, chat_template: str | None =
 
 # --- llama.cpp's vocab-only GGUFs ---------------------------------------------------------------------------
 
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
-
 
 def read_gguf_metadata(path: Path) -> dict[str, object]:
-    """The key/value metadata of a GGUF file (v2/v3), arrays as lists; tensors are not read."""
-    data = memoryview(path.read_bytes())
-    if bytes(data[:4]) != b"GGUF":
-        raise ValueError(f"{path} is not a GGUF file")
-    (version,) = struct.unpack_from("<I", data, 4)
-    if version < 2:
-        raise ValueError(f"{path}: GGUF version {version} is not supported")
-    _n_tensors, n_kv = struct.unpack_from("<QQ", data, 8)
-    pos = 24
+    """The key/value metadata of a GGUF file, arrays as lists; tensors are not read
+    (`mathcoder_local.convert.gguf_file`: about 0.3 s for the 151,936-token Qwen2 vocabulary)."""
+    from mathcoder_local.convert.gguf_file import read_header
 
-    def string(at: int) -> tuple[str, int]:
-        (size,) = struct.unpack_from("<Q", data, at)
-        return bytes(data[at + 8 : at + 8 + size]).decode("utf-8"), at + 8 + size
-
-    def value(kind: int, at: int) -> tuple[object, int]:
-        if kind == 8:
-            return string(at)
-        if kind == 9:
-            inner, count = struct.unpack_from("<IQ", data, at)
-            at += 12
-            if inner in _SCALARS and inner != 7:
-                fmt = _SCALARS[inner]
-                size = struct.calcsize(fmt)
-                return list(struct.unpack_from(f"<{count}{fmt[1]}", data, at)), at + count * size
-            items = []
-            for _ in range(count):
-                item, at = value(inner, at)
-                items.append(item)
-            return items, at
-        fmt = _SCALARS[kind]
-        return struct.unpack_from(fmt, data, at)[0], at + struct.calcsize(fmt)
-
-    metadata: dict[str, object] = {}
-    for _ in range(n_kv):
-        key, pos = string(pos)
-        (kind,) = struct.unpack_from("<I", data, pos)
-        metadata[key], pos = value(kind, pos + 4)
-    return metadata
+    with read_header(path) as header:
+        return {key: header.get(key) for key in header.entries}
 
 
 def read_vocab_tests(gguf_path: Path) -> list[tuple[str, list[int]]]:

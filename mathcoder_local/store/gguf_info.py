@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mathcoder_local.errors import UserError
-
 
 class Vocabulary:
     """What `mathcoder_local.formats.detect_format` reads of an engine (metadata, token ids), from files alone."""
@@ -27,19 +25,16 @@ class Vocabulary:
         return detect_format(self)  # type: ignore[arg-type]
 
 
+def _header(path: str | Path):
+    from mathcoder_local.convert.gguf_file import read_header
+
+    return read_header(path)  # a damaged or cut-short file is a one-line UserError
+
+
 def metadata_values(path: str | Path, *keys: str) -> dict[str, object]:
     """The value of each of `keys` in a GGUF's metadata (None where a key is absent), without loading it."""
-    import gguf
-
-    try:
-        reader = gguf.GGUFReader(str(path), "r")
-    except Exception as exc:  # noqa: BLE001 - gguf raises several kinds for a damaged file
-        raise UserError(f"{path} is not a readable GGUF file: {exc}".splitlines()[0]) from None
-    values: dict[str, object] = {}
-    for key in keys:
-        f = reader.fields.get(key)
-        values[key] = None if f is None or not f.data else f.contents()
-    return values
+    with _header(path) as header:
+        return {key: header.get(key) for key in keys}
 
 
 def describe_gguf(path: Path) -> tuple[str, str, str | None]:
@@ -48,33 +43,17 @@ def describe_gguf(path: Path) -> tuple[str, str, str | None]:
 
     from mathcoder_local.formats import FORMAT_METADATA_KEY
 
-    try:
-        reader = gguf.GGUFReader(str(path), "r")
-    except Exception as exc:  # noqa: BLE001 - gguf raises several kinds for a damaged file
-        raise UserError(f"{path} is not a readable GGUF file: {exc}".splitlines()[0]) from None
-
-    def value(key: str) -> object:
-        f = reader.fields.get(key)
-        if f is None or not f.data:
-            return None
-        part = f.parts[f.data[0]]
-        if f.types and f.types[0] == gguf.GGUFValueType.STRING:
-            return bytes(part).decode("utf-8", "replace")
-        return part.tolist()[0] if hasattr(part, "tolist") else part
-
-    tokens = reader.fields.get("tokenizer.ggml.tokens")
-    ids: dict[str, int] = {}
-    if tokens is not None:  # the special tokens a fine-tune adds sit at the end of the vocabulary
-        tail = tokens.data[-64:]
-        first = len(tokens.data) - len(tail)
-        ids = {bytes(tokens.parts[i]).decode("utf-8", "replace"): first + n for n, i in enumerate(tail)}
-    fmt = Vocabulary({FORMAT_METADATA_KEY: value(FORMAT_METADATA_KEY)}, ids).prompt_format()
-    file_type = value("general.file_type")
+    with _header(path) as header:
+        tokens = header.get("tokenizer.ggml.tokens") or []
+        recorded, file_type, name = (header.get(k) for k in (FORMAT_METADATA_KEY, "general.file_type", "general.name"))
+    # the special tokens a fine-tune adds sit at the end of the vocabulary
+    first = max(0, len(tokens) - 64)
+    ids = {text: first + n for n, text in enumerate(tokens[first:])}
+    fmt = Vocabulary({FORMAT_METADATA_KEY: recorded}, ids).prompt_format()
     quant = "unknown"
     if isinstance(file_type, int):
         try:
             quant = gguf.LlamaFileType(file_type).name.removeprefix("MOSTLY_").removeprefix("ALL_").lower()
         except ValueError:
             pass
-    name = value("general.name")
     return fmt, quant, name if isinstance(name, str) else None
