@@ -7,10 +7,9 @@ library (tests check it against transformers 4.x on real transcripts). transform
 spaces differently, so it is not the reference.
 
 A checkpoint with only a `tokenizer.json` (byte-level BPE: Qwen2, DeepSeek, Llama-3): the fast tokenizer,
-through the `tokenizers` library that transformers' fast tokenizers wrap. Added tokens are split out of the
-text, as llama.cpp's special parsing does. BOS/EOS come from tokenizer.json's post-processor, except for a
-`LlamaTokenizer(Fast)` class, where transformers rebuilds the post-processor from `add_bos_token` /
-`add_eos_token` (default: BOS only), and so do we.
+through the `tokenizers` library that transformers' fast tokenizers wrap (`vocab_bpe.reference_bpe_tokenizer`):
+added tokens are split out of the text, as llama.cpp's special parsing does, and BOS/EOS are added by the
+same rule that sets the GGUF's add_bos/add_eos.
 """
 
 from __future__ import annotations
@@ -69,32 +68,7 @@ def _sentencepiece_tokenizer(folder: Path) -> Tokenize:
     return tokenize
 
 
-def _special_id(tok, config: dict, key: str) -> int | None:  # noqa: ANN001 - a tokenizers.Tokenizer
-    value = config.get(key)
-    text = value.get("content") if isinstance(value, dict) else value
-    return tok.token_to_id(text) if isinstance(text, str) else None
-
-
 def _fast_tokenizer(folder: Path) -> Tokenize:
-    try:
-        from tokenizers import Tokenizer
-    except ImportError:
-        raise UserError(
-            "comparing with a tokenizer.json needs the `tokenizers` package: pip install tokenizers"
-        ) from None
-    try:
-        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    except Exception as exc:  # noqa: BLE001 - tokenizers raises its own exception type for bad files
-        raise UserError(f"cannot read {folder / 'tokenizer.json'}: {exc}".splitlines()[0]) from None
-    config = load_json(folder / "tokenizer_config.json")
-    llama_class = str(config.get("tokenizer_class", "")).startswith("LlamaTokenizer")
-    if not llama_class:
-        return lambda text: tok.encode(text, add_special_tokens=True).ids
-    bos = _special_id(tok, config, "bos_token") if config.get("add_bos_token", True) else None
-    eos = _special_id(tok, config, "eos_token") if config.get("add_eos_token", False) else None
+    from mathcoder_local.convert.vocab_bpe import reference_bpe_tokenizer
 
-    def tokenize(text: str) -> list[int]:
-        ids = tok.encode(text, add_special_tokens=False).ids
-        return ([bos] if bos is not None else []) + ids + ([eos] if eos is not None else [])
-
-    return tokenize
+    return reference_bpe_tokenizer(folder)
