@@ -23,7 +23,6 @@ overwritten unless the output names it and `force` is set (an in-place repair, s
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import stat
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from mathcoder_local.convert.file_copy import copy_range
 from mathcoder_local.convert.gguf_check import (
     CONTROL,
     EOT_KEY,
@@ -55,9 +55,6 @@ from mathcoder_local.convert.gguf_file import (
 
 from mathcoder_local.errors import UserError
 from mathcoder_local.formats import FORMAT_METADATA_KEY
-
-CHUNK = 64 << 20  # bytes per copy_file_range call
-_FALLBACK_CHUNK = 16 << 20  # bytes per read/write through user space
 
 Progress = Callable[[int], None]  # called with bytes of tensor data copied
 
@@ -271,35 +268,6 @@ def _write(header: GGUFHeader, new_header: bytes, out: Path, analysis: Analysis,
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def copy_range(
-    src: int, src_offset: int, dst: int, dst_offset: int, count: int, progress: Progress | None = None
-) -> None:
-    """Copy `count` bytes between two open files at the given offsets, in the kernel where it can."""
-    kernel = hasattr(os, "copy_file_range")
-    while count:
-        done = 0
-        if kernel:
-            try:
-                done = os.copy_file_range(src, dst, min(count, CHUNK), src_offset, dst_offset)
-            except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM):
-                    raise
-                kernel = False  # e.g. across file systems on old kernels: through user space below
-                continue
-        else:
-            data = os.pread(src, min(count, _FALLBACK_CHUNK), src_offset)
-            view = memoryview(data)
-            while view:
-                written = os.pwrite(dst, view, dst_offset + done)
-                view = view[written:]
-                done += written
-        if done == 0:
-            raise UserError("the input file got shorter while it was being copied")
-        count, src_offset, dst_offset = count - done, src_offset + done, dst_offset + done
-        if progress is not None:
-            progress(done)
 
 
 def _check_written(tmp: Path, original: GGUFHeader, analysis: Analysis) -> None:

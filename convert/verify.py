@@ -10,7 +10,6 @@ model's own prompt format must tokenize in llama.cpp exactly as the checkpoint's
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,8 +173,10 @@ def _config_checks(keys: dict, folder: Path | None) -> list[Check]:
     rope_text = f"{rope:g}" if rope is not None else f"not set (llama.cpp uses {_DEFAULT_ROPE_BASE:g})"
     if folder is None or not (folder / "config.json").is_file():
         return [Check("context length", ctx is not None, f"{ctx}"), Check("rope base", True, rope_text)]
-    config = json.loads((folder / "config.json").read_text())
-    want_ctx = int(config.get("max_position_embeddings", 4096))
+    from mathcoder_local.convert.checkpoint import read_config
+
+    config, parsed = read_config(folder)
+    want_ctx = parsed.max_position_embeddings  # the architecture's default where config.json has none
     checks = [
         Check("context length", ctx == want_ctx, f"{ctx}" + ("" if ctx == want_ctx else f" (config.json: {want_ctx})"))
     ]

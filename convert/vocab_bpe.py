@@ -64,19 +64,38 @@ def _special_vocab(folder: Path, vocab_size: int):
         log.setLevel(level)
 
 
-def _adds_bos_eos(folder: Path, special) -> tuple[bool, bool]:
-    """Whether the HF tokenizer puts BOS first and EOS last: tokenizer_config.json's add_bos_token /
-    add_eos_token; else, for a LlamaTokenizer(Fast) class, transformers' defaults (BOS only), because it
-    rebuilds the post-processor from them; else what tokenizer.json's post-processor adds."""
+# The fast tokenizer classes of transformers (4.57) that rebuild tokenizer.json's post-processor from
+# add_bos_token / add_eos_token, with their defaults; every other class keeps the post-processor as it is.
+_REBUILDS_POST_PROCESSOR = {
+    "LlamaTokenizer": (True, False),
+    "CodeLlamaTokenizer": (True, False),
+    "GemmaTokenizer": (True, False),
+    "CohereTokenizer": (True, False),
+    "GPTNeoXTokenizer": (False, False),
+}
+
+
+def _post_processor_adds(tok) -> tuple[list[int], list[int]]:
+    """The ids tokenizer.json's post-processor puts before and after a text's own ids."""
+    plain = tok.encode("x", add_special_tokens=False).ids
+    full = tok.encode("x", add_special_tokens=True).ids
+    at = next((i for i in range(len(full) - len(plain) + 1) if full[i : i + len(plain)] == plain), 0)
+    return full[:at], full[at + len(plain) :]
+
+
+def _adds_bos_eos(folder: Path, tok, special) -> tuple[bool, bool]:
+    """Whether the HF tokenizer puts BOS first and EOS last, as transformers decides it: for a class that
+    rebuilds the post-processor (`_REBUILDS_POST_PROCESSOR`), tokenizer_config.json's add_bos_token /
+    add_eos_token or the class's defaults; for any other class (PreTrainedTokenizerFast, Qwen2TokenizerFast,
+    ...) whether tokenizer.json's post-processor adds them, whatever tokenizer_config.json says."""
     config = load_json(folder / "tokenizer_config.json")
-    llama_class = str(config.get("tokenizer_class") or "").startswith("LlamaTokenizer")
-    adds = []
-    for key, llama_default in (("bos", True), ("eos", False)):
-        value = config.get(f"add_{key}_token")
-        if not isinstance(value, bool):
-            value = llama_default if llama_class else bool(special.add_special_token.get(key, False))
-        adds.append(value)
-    return adds[0], adds[1]
+    defaults = _REBUILDS_POST_PROCESSOR.get(str(config.get("tokenizer_class") or "").removesuffix("Fast"))
+    if defaults is None:
+        before, after = _post_processor_adds(tok)
+        ids = special.special_token_ids
+        return before[:1] == [ids.get("bos")], after[-1:] == [ids.get("eos")]
+    values = [config.get(f"add_{key}_token") for key in ("bos", "eos")]
+    return tuple(v if isinstance(v, bool) else d for v, d in zip(values, defaults))
 
 
 def load_bpe_vocab(folder: Path, vocab_size: int, *, pre: str | None = None, check: bool = True) -> Vocab:
@@ -124,7 +143,7 @@ def load_bpe_vocab(folder: Path, vocab_size: int, *, pre: str | None = None, che
             types.append(NORMAL)
 
     ids = special.special_token_ids
-    add_bos, add_eos = _adds_bos_eos(folder, special)
+    add_bos, add_eos = _adds_bos_eos(folder, tok, special)
     if add_bos and ids.get("bos") is None:  # llama.cpp would put its default id (11) first
         warnings.append("warning: the tokenizer adds a BOS token but names none that is in the vocabulary; no BOS")
         add_bos = False
@@ -208,7 +227,7 @@ def reference_bpe_tokenizer(folder: Path) -> Tokenize:
     BOS first and EOS last when the tokenizer adds them (`Vocab.add_bos` / `add_eos` decide the same way)."""
     tok = open_tokenizer(folder)
     special = _special_vocab(folder, tok.get_vocab_size(with_added_tokens=True))
-    add_bos, add_eos = _adds_bos_eos(folder, special)
+    add_bos, add_eos = _adds_bos_eos(folder, tok, special)
     bos = special.special_token_ids.get("bos") if add_bos else None
     eos = special.special_token_ids.get("eos") if add_eos else None
 

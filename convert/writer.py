@@ -9,6 +9,7 @@ from typing import BinaryIO, Callable
 
 import gguf
 import numpy as np
+from mathcoder_local.convert.file_copy import copy_range
 from mathcoder_local.convert.plan import ConversionPlan, TensorPlan, permute_for_rope
 from mathcoder_local.convert.tensors import LazyTensor
 from mathcoder_local.convert.vocab_writer import add_vocab_metadata
@@ -115,6 +116,20 @@ def write_direct(plan: ConversionPlan, path: Path, outtype: str, progress: Progr
     writer.close()
 
 
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (where the OS lets a folder be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 _SAME_BITS = {"f32": Q.F32, "f16": Q.F16, "bf16": Q.BF16}
 
 
@@ -123,27 +138,12 @@ def _copy_span(tensor: LazyTensor, fout: BinaryIO) -> None:
     path, offset = tensor.span  # type: ignore[misc]
     fout.flush()
     out_pos = fout.tell()
-    remaining = tensor.nbytes
     with path.open("rb") as src:
-        if hasattr(os, "copy_file_range"):
-            try:
-                while remaining:
-                    n = os.copy_file_range(src.fileno(), fout.fileno(), remaining, offset, out_pos)
-                    if n == 0:
-                        raise UserError(f"{tensor.source} is truncated: tensor {tensor.name} is cut short")
-                    remaining, offset, out_pos = remaining - n, offset + n, out_pos + n
-                fout.seek(out_pos)
-                return
-            except OSError:
-                pass  # e.g. across file systems on old kernels: copy through user space below
-        src.seek(offset)
-        fout.seek(out_pos)
-        while remaining:
-            chunk = src.read(min(remaining, 16 << 20))
-            if not chunk:
-                raise UserError(f"{tensor.source} is truncated: tensor {tensor.name} is cut short")
-            fout.write(chunk)
-            remaining -= len(chunk)
+        try:
+            copy_range(src.fileno(), offset, fout.fileno(), out_pos, tensor.nbytes)
+        except UserError:
+            raise UserError(f"{tensor.source} is truncated: tensor {tensor.name} is cut short") from None
+    fout.seek(out_pos + tensor.nbytes)
 
 
 def quantize_k(src: Path, dst: Path, outtype: str) -> None:
@@ -183,9 +183,12 @@ def write_gguf(
             quantize_k(staged, tmp, plan.outtype)
         else:
             write_direct(plan, tmp, plan.outtype, progress)
+        with tmp.open("rb") as written:  # on disk before the name points at it: a crash leaves the old or the new
+            os.fsync(written.fileno())
         if check is not None:
             check(tmp)
         tmp.replace(out)
+        _sync_folder(out.parent)
     finally:
         tmp.unlink(missing_ok=True)
         if staged is not None:

@@ -194,3 +194,50 @@ def test_qwen2_quantized(make_checkpoint, tmp_path, outtype):
     _, tensors = gguf_arrays(path)
     assert tensors["blk.0.attn_q.bias"].tensor_type.name == "F32"
     assert [p.name for p in tmp_path.iterdir()] == ["q.gguf"]
+
+
+def _without_merges(folder):
+    tokenizer = folder / "tokenizer.json"
+    data = json.loads(tokenizer.read_text(encoding="utf-8"))
+    data["model"]["merges"] = []
+    tokenizer.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda folder: (folder / "tokenizer.json").unlink(), "no tokenizer.json"),
+        (_without_merges, "no BPE merges"),
+        (lambda folder: edit_config(folder, max_position_embeddings=4096), None),  # control: converts
+    ],
+    ids=["no-tokenizer-json", "no-merges", "control"],
+)
+def test_a_broken_bpe_tokenizer_is_one_line(make_checkpoint, tmp_path, damage, message):
+    folder = shutil.copytree(make_checkpoint(**QWEN2_TIED), tmp_path / "ck")
+    damage(folder)
+    result = run(folder, "--outfile", tmp_path / "m.gguf")
+    if message is None:
+        assert result.exit_code == 0, result.output
+        return
+    assert_one_line_exit_2(result, tmp_path, message)
+
+
+def test_a_qwen2_config_without_a_context_length_verifies(make_checkpoint, tmp_path):
+    """The converter and the verification use the architecture's default context (qwen2: 32768) alike."""
+    folder = shutil.copytree(make_checkpoint(**QWEN2_TIED), tmp_path / "ck")
+    config = json.loads((folder / "config.json").read_text())
+    del config["max_position_embeddings"]
+    (folder / "config.json").write_text(json.dumps(config))
+    result = run(folder, "--outfile", tmp_path / "m.gguf")
+    assert result.exit_code == 0, result.output
+
+
+def test_conversion_options_do_not_apply_to_verify_or_repair(tmp_path):
+    """`--repair FILE --dry-run` must not write a repaired file; other conversion options are refused too."""
+    (tmp_path / "in").mkdir()
+    target = tmp_path / "in" / "x.gguf"
+    target.write_bytes(b"GGUF")
+    cases = [(["--repair", target, "--dry-run"], "--repair"), (["--verify", target, "--pre", "qwen2"], "--verify")]
+    for args, mode in cases:
+        assert_one_line_exit_2(run(*args), tmp_path, f"not apply to {mode}")
+    assert [p.name for p in (tmp_path / "in").iterdir()] == ["x.gguf"]

@@ -51,6 +51,25 @@ def convert(
 
         if verify is not None and repair is not None:
             fail("give --verify FILE or --repair FILE, not both")
+        if verify is not None or repair is not None:
+            # options of a conversion mean nothing to a file that exists: say so rather than ignore them
+            given = [
+                name
+                for name, value in (
+                    ("--dry-run", dry_run),
+                    ("--download", download),
+                    ("--revision", revision),
+                    ("--rope-freq-base", rope_freq_base),
+                    ("--pre", pre),
+                    ("--outtype", outtype.value != "f16"),
+                )
+                if value
+            ]
+            if verify is not None:
+                given += [n for n, v in (("--outfile", outfile), ("--force", force), ("--format", format)) if v]
+            if given:
+                mode = "--verify" if verify is not None else "--repair"
+                fail(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to {mode}; drop it")
         if verify is not None:
             checks, warnings = verify_gguf(verify, checkpoint=source)
             print_checks(console, checks, warnings, path=verify)

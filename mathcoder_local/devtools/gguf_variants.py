@@ -182,8 +182,8 @@ def rewrite_gguf(
 ) -> Path:
     """A copy of `src` at `dst` with the named tokens retyped, the `drop` entries left out and the `strings`
     entries set; everything else, the tensor data included, copied byte for byte."""
+    from mathcoder_local.convert.file_copy import copy_range
     from mathcoder_local.convert.gguf_file import ARRAY, STRING, build_header, encode_entry, read_header
-    from mathcoder_local.convert.repair import copy_range
 
     dst = Path(dst)
     with read_header(src) as header:
