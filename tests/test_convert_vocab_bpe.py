@@ -176,6 +176,55 @@ def test_add_bos_follows_transformers(small, tmp_path, tokenizer_class, adds_bos
     assert (reference_bpe_tokenizer(folder)(SAMPLES[0])[0] == vocab.bos_id) is adds_bos
 
 
+def bos_case(small, tmp_path, tokenizer_class: str, add_bos_token: bool | None, processor_bos: bool) -> Path:
+    """The DeepSeek tokenizer as `tokenizer_class`, with add_bos_token set (None: absent) and a post-processor
+    that does or does not put BOS first."""
+    from tokenizers import Tokenizer, processors
+
+    folder = without_add_bos(small, tmp_path, tokenizer_class)
+    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    if add_bos_token is not None:
+        config["add_bos_token"] = add_bos_token
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    if processor_bos:
+        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        bos = config["bos_token"]
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tok.token_to_id(bos))]
+        )
+        tok.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+# What transformers 4.57 does: LlamaTokenizerFast rebuilds the post-processor from add_bos_token (default
+# true); any other class keeps tokenizer.json's post-processor and ignores add_bos_token.
+BOS_CASES = [
+    ("LlamaTokenizerFast", None, False, True),
+    ("LlamaTokenizerFast", True, False, True),
+    ("LlamaTokenizerFast", False, True, False),
+    ("PreTrainedTokenizerFast", True, False, False),
+    ("Qwen2TokenizerFast", True, False, False),
+    ("PreTrainedTokenizerFast", None, True, True),
+    ("Qwen2TokenizerFast", False, True, True),
+]
+
+
+@pytest.mark.parametrize(("tokenizer_class", "add_bos_token", "processor_bos", "adds_bos"), BOS_CASES)
+def test_add_bos_is_what_transformers_does(small, tmp_path, tokenizer_class, add_bos_token, processor_bos, adds_bos):
+    transformers = pytest.importorskip("transformers", reason="transformers (the parity extra) is the reference")
+    folder = bos_case(small, tmp_path, tokenizer_class, add_bos_token, processor_bos)
+    hf = transformers.AutoTokenizer.from_pretrained(str(folder))
+    vocab = load_vocab(folder, VOCAB)
+    assert vocab.add_bos is adds_bos and vocab.add_eos is False
+    reference = reference_bpe_tokenizer(folder)
+    with llama_tokenizer(vocab) as tokenize:  # add_special: llama.cpp adds BOS as the GGUF's add_bos says
+        for text in SAMPLES:
+            expected = hf(text)["input_ids"]
+            assert (expected[0] == vocab.bos_id) is adds_bos
+            assert reference(text) == expected
+            assert tokenize(text, bos=True) == expected
+
+
 def test_a_bos_that_is_not_in_the_vocabulary_is_not_added(small, tmp_path):
     folder = without_add_bos(small, tmp_path, "LlamaTokenizerFast")
     config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))

@@ -216,6 +216,20 @@ def test_formats_are_read_from_the_files(mathcoder_gguf, tora_gguf):
     assert describe_gguf(tora_gguf)[0] == "tora"
 
 
+def test_the_format_is_read_from_the_whole_vocabulary(tmp_path):
+    """MathCoder's tokens followed by more padding tokens than a tail of the vocabulary holds."""
+    from dataclasses import replace
+
+    from mathcoder_local.devtools.gguf_variants import NORMAL, spm_vocab, write_model_gguf
+
+    vocab = spm_vocab()
+    pad = [f"<pad_{i}>" for i in range(100)]
+    padded = replace(vocab, tokens=vocab.tokens + pad, scores=vocab.scores + [0.0] * 100,
+                     types=vocab.types + [NORMAL] * 100)  # fmt: skip
+    path = write_model_gguf(tmp_path / "padded.gguf", padded)
+    assert describe_gguf(path)[:2] == ("mathcoder", "f32")
+
+
 # --- the bundled model --------------------------------------------------------------------------------------
 
 

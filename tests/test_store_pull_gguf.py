@@ -88,6 +88,15 @@ def write_user_defined_gguf(path: Path) -> Path:
         return write_tiny_gguf(path, TinyModelSpec(seed=3))
 
 
+def write_misshapen_gguf(path: Path) -> Path:
+    """A tiny MathCoder GGUF whose metadata says feed_forward_length 256 while its FFN tensors are 128 wide."""
+    import gguf
+
+    real = gguf.GGUFWriter.add_feed_forward_length
+    with mock.patch.object(gguf.GGUFWriter, "add_feed_forward_length", lambda self, n: real(self, 2 * n)):
+        return write_tiny_gguf(path, TinyModelSpec(eom_is_eot=True, seed=4))
+
+
 @pytest.fixture
 def catalog(tmp_path, monkeypatch) -> Path:
     real = json.loads((resources.files("mathcoder_local.models") / "catalog.json").read_text(encoding="utf-8"))
@@ -292,6 +301,37 @@ def test_a_gguf_that_does_not_fit_the_catalog_is_refused(catalog, repos, monkeyp
         one_line_error(invoke("pull", WRONG, "--quant", "f32"), "cannot run in our loop")
     assert not any(name.startswith(("Tiny-Wrong:", "Tiny-MathCoder:")) for name in listing())
     assert not models_cache().exists() or not list(models_cache().glob("*.gguf"))
+
+
+def test_a_gguf_whose_tensors_do_not_fit_its_metadata_is_refused(catalog, repos, tmp_path, monkeypatch):
+    needs_check_module()
+    write_misshapen_gguf(repos[GOOD_GGUF_REPO] / GOOD_FILE)  # its vocabulary is as right as the good one's
+    with FakeHub(repos) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        result = invoke("pull", GOOD, "--quant", "f32")
+    one_line_error(result, "cannot run in our loop (tensor shapes: 6 wrong, e.g. blk.0.ffn_gate.weight)")
+    assert "nothing was registered" in result.output
+    assert not any(name.startswith(f"{GOOD}:") for name in listing())
+    assert not models_cache().exists() or not list(models_cache().glob("*.gguf"))
+    assert next((tmp_path / "hf-cache").rglob(GOOD_FILE))  # it stays in the Hugging Face cache
+
+
+def test_a_gguf_in_a_subfolder_of_its_repository_keeps_its_commit(catalog, repos, tmp_path, monkeypatch):
+    needs_check_module()
+    nested = "F32/tiny-mathcoder.gguf"
+    data = json.loads(catalog.read_text())
+    data["models"][0]["gguf"]["files"]["f32"] = nested
+    catalog.write_text(json.dumps(data))
+    (repos[GOOD_GGUF_REPO] / "F32").mkdir()
+    shutil.copy(repos[GOOD_GGUF_REPO] / GOOD_FILE, repos[GOOD_GGUF_REPO] / nested)
+    with FakeHub(repos) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        result = invoke("pull", GOOD, "--quant", "f32")
+        assert result.exit_code == 0, result.output
+        assert fetched(hub) == [f"/{GOOD_GGUF_REPO}/resolve/main/{nested}"]
+    row = listing()[f"{GOOD}:f32"]
+    assert row["source"] == f"{GOOD_GGUF_REPO}@{hub.commits[GOOD_GGUF_REPO]}" and row["file"] == nested
+    assert in_cache(row["path"], tmp_path) and row["path"].endswith(nested)
 
 
 def test_a_rope_base_other_than_the_catalogs_is_repaired(catalog, repos, monkeypatch):

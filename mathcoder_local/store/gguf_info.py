@@ -41,15 +41,15 @@ def describe_gguf(path: Path) -> tuple[str, str, str | None]:
     """(prompt format, quantization, general.name) read from a GGUF's metadata, without loading the model."""
     import gguf
 
+    from mathcoder_local.convert.prompt_tokens import token_index
     from mathcoder_local.formats import FORMAT_METADATA_KEY
 
     with _header(path) as header:
         tokens = header.get("tokenizer.ggml.tokens") or []
         recorded, file_type, name = (header.get(k) for k in (FORMAT_METADATA_KEY, "general.file_type", "general.name"))
-    # the special tokens a fine-tune adds sit at the end of the vocabulary
-    first = max(0, len(tokens) - 64)
-    ids = {text: first + n for n, text in enumerate(tokens[first:])}
-    fmt = Vocabulary({FORMAT_METADATA_KEY: recorded}, ids).prompt_format()
+    # the whole vocabulary, indexed as convert.gguf_check indexes it: a fine-tune's tokens may be followed by
+    # any number of padding tokens
+    fmt = Vocabulary({FORMAT_METADATA_KEY: recorded}, token_index(tokens)).prompt_format()
     quant = "unknown"
     if isinstance(file_type, int):
         try:

@@ -5,10 +5,13 @@ A model comes from one of two sources (`source=`, the command line's `--from`):
 - "gguf": the prebuilt GGUF the catalog names for that quantization (its `gguf` object). Only that one file is
   downloaded, by huggingface_hub's hf_hub_download (resumable, into the Hugging Face cache). Its SHA-256 is
   computed and checked against the hash the hub announced for it, which the cache names the file's blob
-  after. The file is then inspected (`mathcoder_local.convert.gguf_check`, for the catalog's prompt format)
-  and compared with the catalog (the format solve would detect, the rope base). A file whose problems are at
-  most notes (the loop works, the file just does not say all it should) is registered where the cache keeps
-  it; one with errors a metadata repair fixes — a rope base other than the catalog's among them — gets a copy
+  after. The file is then checked from its header and a vocabulary-only llama.cpp load, never loading the
+  weights: its quantization against the catalog's; its vocabulary (`mathcoder_local.convert.gguf_check`, for
+  the catalog's prompt format), the format solve would detect and the rope base against the catalog; and its
+  structure (`mathcoder_local.convert.verify_gguf`: the architecture keys, the tensor count and every
+  tensor's shape against what the file's own metadata implies, the context length). A file whose problems
+  are at most notes (the loop works, the file just does not say all it should) is registered where the cache
+  keeps it; one with errors a metadata repair fixes — a rope base other than the catalog's among them — gets a copy
   with its metadata repaired (`mathcoder_local.convert.repair`, tensor data copied byte for byte) as
   NAME.QUANT.gguf in the models cache, checked again, and that copy is registered. A file with an error no
   repair fixes is refused (it stays in the Hugging Face cache). The registry record keeps
@@ -232,8 +235,9 @@ def pull_gguf(
             "nothing was registered"
         )
     found = inspect_for(downloaded, entry)
-    if found.fatal:
-        raise _refuse(f"{filename} from {spec.repo}", found.fatal, entry)
+    fatal = found.fatal or unrepairable_checks(downloaded)
+    if fatal:
+        raise _refuse(f"{filename} from {spec.repo}", fatal, entry)
     common = {
         "name": pulled_name(entry, quant),
         "format": entry.prompt_format,
@@ -331,9 +335,17 @@ def download_file(
             f"downloading {filename} from {repo} failed ({text}); run pull again to resume where it stopped"
         ) from None
     local = Path(path)
+    return local, snapshot_commit(local, filename)
+
+
+def snapshot_commit(local: Path, filename: str) -> str | None:
+    """The commit of a file the Hugging Face cache keeps at `local` as snapshots/COMMIT/`filename`, where
+    `filename` may name a subfolder of the repository (Q4_K_M/model.gguf); None for a path laid out otherwise."""
     depth = len(PurePosixPath(filename).parts)
-    commit = local.parts[-depth - 1] if len(local.parts) > depth and local.parent.parent.name == "snapshots" else None
-    return local, commit
+    if len(local.parents) <= depth:
+        return None
+    folder = local.parents[depth - 1]  # snapshots/COMMIT
+    return folder.name if folder.parent.name == "snapshots" else None
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 8 << 20) -> str:
@@ -416,6 +428,26 @@ def inspect_for(path: Path, entry: CatalogEntry) -> Inspection:
         fatal=[p.message for p in errors if not p.repairable],
         notes=[p.message for p in problems if p.severity != "error"],
     )
+
+
+# verify_gguf's checks that depend on the prompt format it assumes (the file's own); inspect_for makes them
+# against the catalog's format instead
+_FORMAT_CHECKS = frozenset({"prompt format", "MathCoder tokens"})
+
+
+def unrepairable_checks(path: Path) -> list[str]:
+    """The failed checks of `mathcoder_local.convert.verify_gguf` (no checkpoint: the architecture keys, the
+    tensor count and shapes against the file's own metadata, the context length, and the vocabulary again)
+    that no metadata repair fixes, one line each. It reads the header and loads the vocabulary only, never the
+    weights."""
+    from mathcoder_local.convert import verify_gguf
+
+    checks, _warnings = verify_gguf(path)
+    return [
+        c.explain or f"{c.name}: {c.detail}"
+        for c in checks
+        if not c.ok and not c.repairable and c.name not in _FORMAT_CHECKS
+    ]
 
 
 def _refuse(what: str, problems: list[str], entry: CatalogEntry) -> UserError:
