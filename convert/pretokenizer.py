@@ -181,9 +181,26 @@ def is_byte_level(declaration: Declaration) -> bool:
     return any(step[0] == "ByteLevel" for step in declaration.steps)
 
 
+_RUN_OF_DIGITS = ("Split", "\\p{N}+", "Isolated", False)
+_SINGLE_DIGITS = ("Digits", _canonical_json({"individual_digits": True, "type": "Digits"}))
+
+
+def _equivalents(p: PreTokenizer) -> list[Declaration]:
+    """`p`'s declaration, and the ones that split text into the same tokens wherever the vocabulary has no
+    token of two or more digits: a run of digits split off whole, or digit by digit (DeepSeek's vocabulary
+    has single digits only; the cross-check in llama.cpp, whose text has long digit runs, refuses a
+    vocabulary where the two differ)."""
+    own = p.declaration()
+    found = [own]
+    if _RUN_OF_DIGITS in own.steps:
+        steps = tuple(_SINGLE_DIGITS if step == _RUN_OF_DIGITS else step for step in own.steps)
+        found.append(Declaration(own.normalizers, steps))
+    return found
+
+
 def identify(declaration: Declaration) -> str | None:
-    """The llama.cpp pre-tokenizer whose declaration this is exactly, or None."""
-    return next((name for name, p in KNOWN.items() if p.declaration() == declaration), None)
+    """The llama.cpp pre-tokenizer whose declaration this is (or splits as it does: `_equivalents`), or None."""
+    return next((name for name, p in KNOWN.items() if declaration in _equivalents(p)), None)
 
 
 def choose(declaration: Declaration, path: Path, forced: str | None) -> tuple[str, list[str]]:

@@ -95,7 +95,7 @@ def _adds_bos_eos(folder: Path, tok, special) -> tuple[bool, bool]:
         ids = special.special_token_ids
         return before[:1] == [ids.get("bos")], after[-1:] == [ids.get("eos")]
     values = [config.get(f"add_{key}_token") for key in ("bos", "eos")]
-    return tuple(v if isinstance(v, bool) else d for v, d in zip(values, defaults))
+    return tuple(v if isinstance(v, bool) else d for v, d in zip(values, defaults, strict=True))
 
 
 def load_bpe_vocab(folder: Path, vocab_size: int, *, pre: str | None = None, check: bool = True) -> Vocab:

@@ -221,3 +221,20 @@ def test_cli_pre_forces_it_and_the_warning_is_printed(make_checkpoint, tmp_path)
     result = runner.invoke(app, ["convert", str(folder), "--pre", "deepseek-llm", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "WARNING: --pre deepseek-llm forces" in result.output and "would write" in result.output
+
+
+def test_digits_split_one_by_one_are_deepseek_where_the_vocabulary_agrees(small, tmp_path):
+    """DeepSeek's tokenizer.json may split digits with a `Digits` step instead of llama.cpp's `\\p{N}+`: the same
+    tokens over a vocabulary without multi-digit tokens, which the llama.cpp cross-check confirms."""
+
+    def digits_step(data):
+        steps = data["pre_tokenizer"]["pretokenizers"]
+        at = next(i for i, s in enumerate(steps) if s.get("pattern", {}).get("Regex") == "\\p{N}+")
+        steps[at] = {"type": "Digits", "individual_digits": True}
+
+    folder = edited(small("deepseek-llm"), tmp_path, digits_step)
+    assert identify(declaration_of(open_tokenizer(folder))) == "deepseek-llm"
+    vocab = load_vocab(folder, VOCAB)  # the cross-check in llama.cpp passes: the small vocabulary has no "33"
+    assert vocab.pre == "deepseek-llm" and vocab.warnings == []
+    # a run of digits is not Qwen2's digit-by-digit rule, nor Llama-3's groups of three
+    assert identify(declaration_of(open_tokenizer(small("qwen2")))) == "qwen2"
