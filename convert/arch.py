@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The rope base a config.json without rope_theta means (transformers' default), and the one llama.cpp uses for
+# a llama or qwen2 GGUF without the key: one number for the converter, the verification and the repair.
+DEFAULT_ROPE_BASE = 10000.0
+
 
 @dataclass(frozen=True)
 class Architecture:

@@ -7,13 +7,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mathcoder_local.convert.arch import ARCHITECTURES, Architecture, unsupported_message
+from mathcoder_local.convert.arch import ARCHITECTURES, DEFAULT_ROPE_BASE, Architecture, unsupported_message
 from mathcoder_local.convert.tensors import LazyTensor, read_safetensors
 from mathcoder_local.convert.torch_bin import read_torch_bin
 
 from mathcoder_local.errors import UserError
 
-SUPPORTED_ARCHITECTURES = tuple(ARCHITECTURES)
 # Every file a vocabulary may come from: a SentencePiece tokenizer.model, or a tokenizer.json (byte-level BPE)
 # with its configuration and chat template.
 TOKENIZER_FILES = [
@@ -76,7 +75,7 @@ def read_config(folder: Path) -> tuple[dict, ModelConfig]:
             num_kv_heads=int(raw.get("num_key_value_heads") or heads),
             max_position_embeddings=int(raw.get("max_position_embeddings") or arch.default_context),
             rms_norm_eps=float(raw.get("rms_norm_eps") or arch.default_rms_eps),
-            rope_theta=float(raw.get("rope_theta") or 10000.0),
+            rope_theta=float(raw.get("rope_theta") or DEFAULT_ROPE_BASE),
             rope_theta_given=raw.get("rope_theta") is not None,
             tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
             warnings=tuple(_sliding_window_warning(raw)),
@@ -138,10 +137,6 @@ def read_tensors(folder: Path) -> dict[str, LazyTensor]:
         part = read_safetensors(path) if path.suffix == ".safetensors" else read_torch_bin(path)
         tensors.update(part)
     return tensors
-
-
-def checkpoint_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in _weight_files(folder))
 
 
 def resolve_source(source: str, *, revision: str | None = None, download: bool = False) -> tuple[Path, str | None]:

@@ -16,11 +16,11 @@ from typing import Iterator, Literal
 
 from mathcoder_local.convert.gguf_file import GGUFHeader, read_header
 from mathcoder_local.convert.prompt_tokens import MATHCODER, TokenSet, detect_token_set, looked_for, token_index
+from mathcoder_local.convert.vocab_base import BYTE, CONTROL, NORMAL, UNKNOWN, UNUSED, USER_DEFINED
 
 from mathcoder_local.errors import UserError
-from mathcoder_local.formats import FORMAT_METADATA_KEY, FORMATS
+from mathcoder_local.formats import FORMAT_METADATA_KEY, FORMATS, format_of
 
-NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 TYPE_NAMES = {NORMAL: "NORMAL", UNKNOWN: "UNKNOWN", CONTROL: "CONTROL", USER_DEFINED: "USER_DEFINED"}
 TYPE_NAMES.update({UNUSED: "UNUSED", BYTE: "BYTE"})
 
@@ -136,10 +136,8 @@ def open_vocab(path: Path) -> Iterator[object]:
 
 
 def _effective_format(recorded: object, ids: dict[str, int]) -> str:
-    """`mathcoder_local.formats.detect_format`'s answer for this vocabulary."""
-    if recorded in FORMATS:
-        return recorded  # type: ignore[return-value]
-    return MATHCODER.prompt_format if all(m in ids for m in MATHCODER.markers) else "tora"
+    """What `solve` detects for this vocabulary (`mathcoder_local.formats.format_of`)."""
+    return format_of(recorded, ids.__contains__)
 
 
 def analyse(

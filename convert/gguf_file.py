@@ -128,10 +128,6 @@ class GGUFHeader:
     def raw(self, start: int, end: int) -> bytes:
         return bytes(self._buf[start:end])
 
-    def raw_entry(self, key: str) -> bytes:
-        entry = self.entries[key]
-        return self.raw(entry.start, entry.end)
-
     def _decode(self, entry: Entry) -> Any:
         bo, buf = self.byteorder, self._buf
         if entry.type == STRING:

@@ -38,7 +38,7 @@ MATHCODER = TokenSet(
     "mathcoder",
     "MathCoder's block tokens <|text|>, <|code|>, <|execution|>, <|endofblock|>, …",
     "MathCoder tokens",
-    markers=("<|endofblock|>", "<|code|>"),  # what mathcoder_local.formats.detect_format looks for
+    markers=("<|endofblock|>", "<|code|>"),  # what mathcoder_local.formats.format_of looks for
     control=(*MATHCODER_TOKENS, "<s>", "</s>"),
     end="<|endofmessage|>",
     records_eot=True,
@@ -87,7 +87,6 @@ LLAMA = TokenSet(
 )
 
 TOKEN_SETS: tuple[TokenSet, ...] = (MATHCODER, CHATML, LLAMA3, DEEPSEEK, LLAMA)  # the first that matches wins
-BY_NAME = {s.name: s for s in TOKEN_SETS}
 
 
 def detect_token_set(ids: Mapping[str, int]) -> TokenSet | None:

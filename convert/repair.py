@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from mathcoder_local.convert.arch import DEFAULT_ROPE_BASE
 from mathcoder_local.convert.file_copy import copy_range
 from mathcoder_local.convert.gguf_check import (
     CONTROL,
@@ -94,9 +95,6 @@ def default_repair_path(path: str | Path) -> Path:
     path = Path(path)
     stem = path.name[: -len(".gguf")] if path.name.lower().endswith(".gguf") else path.name
     return path.with_name(f"{stem}.repaired.gguf")
-
-
-DEFAULT_ROPE_BASE = 10000.0  # what llama.cpp uses when a llama or qwen2 GGUF has no rope base
 
 
 def rope_key(header: GGUFHeader) -> str:

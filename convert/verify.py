@@ -13,6 +13,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from mathcoder_local.convert.arch import DEFAULT_ROPE_BASE
 from mathcoder_local.convert.gguf_check import (
     TOKENIZER_KINDS,
     TOKENS_KEY,
@@ -76,7 +77,6 @@ _ARCH_KEYS = (
     "attention.layer_norm_rms_epsilon",
 )
 _GENERIC_KEYS = ("context_length", "embedding_length", "block_count")  # every architecture has these
-_DEFAULT_ROPE_BASE = 10000.0  # what llama.cpp uses when a file sets none
 NOTE = "note: "  # starts the warnings that are notes: the loop works, the file does not say what it should
 REPAIR_RECORDS = "; a repair records it"  # ends the notes that `convert --repair` takes care of
 
@@ -158,9 +158,9 @@ def verify_gguf(path: str | Path, checkpoint: str | Path | None = None) -> tuple
         entry = header.entries.get(TOKENS_KEY)
         n_vocab = entry.count if entry is not None else 0
         rope = keys.get("rope.freq_base")
-        if n_vocab == CODELLAMA_VOCAB and abs((rope or _DEFAULT_ROPE_BASE) - CODELLAMA_ROPE_BASE) > 1:
+        if n_vocab == CODELLAMA_VOCAB and abs((rope or DEFAULT_ROPE_BASE) - CODELLAMA_ROPE_BASE) > 1:
             warnings.append(
-                f"WARNING: CodeLlama vocabulary ({CODELLAMA_VOCAB}) with rope base {rope or _DEFAULT_ROPE_BASE:g}; "
+                f"WARNING: CodeLlama vocabulary ({CODELLAMA_VOCAB}) with rope base {rope or DEFAULT_ROPE_BASE:g}; "
                 f"CodeLlama fine-tunes need {CODELLAMA_ROPE_BASE:g}. Reconvert with --rope-freq-base "
                 f"{CODELLAMA_ROPE_BASE:g} if this is one."
             )
@@ -170,7 +170,7 @@ def verify_gguf(path: str | Path, checkpoint: str | Path | None = None) -> tuple
 
 def _config_checks(keys: dict, folder: Path | None) -> list[Check]:
     ctx, rope = keys.get("context_length"), keys.get("rope.freq_base")
-    rope_text = f"{rope:g}" if rope is not None else f"not set (llama.cpp uses {_DEFAULT_ROPE_BASE:g})"
+    rope_text = f"{rope:g}" if rope is not None else f"not set (llama.cpp uses {DEFAULT_ROPE_BASE:g})"
     if folder is None or not (folder / "config.json").is_file():
         return [Check("context length", ctx is not None, f"{ctx}"), Check("rope base", True, rope_text)]
     from mathcoder_local.convert.checkpoint import read_config
@@ -180,9 +180,9 @@ def _config_checks(keys: dict, folder: Path | None) -> list[Check]:
     checks = [
         Check("context length", ctx == want_ctx, f"{ctx}" + ("" if ctx == want_ctx else f" (config.json: {want_ctx})"))
     ]
-    want_rope = float(config.get("rope_theta") or _DEFAULT_ROPE_BASE)
+    want_rope = float(config.get("rope_theta") or DEFAULT_ROPE_BASE)
     if rope is None:
-        same = abs(_DEFAULT_ROPE_BASE - want_rope) < 1e-6 * want_rope
+        same = abs(DEFAULT_ROPE_BASE - want_rope) < 1e-6 * want_rope
         checks.append(Check("rope base", same, rope_text + ("" if same else f"; config.json says {want_rope:g}")))
     else:
         differs = abs(rope - want_rope) >= 1e-6 * want_rope
@@ -308,7 +308,9 @@ def _sample_check(a: Analysis, vocab, folder: Path | None) -> Check:  # noqa: AN
     theirs = reference_tokenizer(folder)(sample)
     if ours == theirs:
         return Check(name, True, f"{len(ours)} ids identical")
-    first = next((i for i, (x, y) in enumerate(zip(ours, theirs, strict=False)) if x != y), min(len(ours), len(theirs)))
+    from mathcoder_local.convert.vocab_bpe import first_mismatch
+
+    first = first_mismatch(ours, theirs)
     return Check(
         name,
         False,

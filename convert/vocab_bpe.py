@@ -201,9 +201,14 @@ def llama_tokenizer(vocab: Vocab) -> Iterator[Callable[..., list[int]]]:
             llm.close()
 
 
+def first_mismatch(ours: list[int], theirs: list[int]) -> int:
+    """The position where two id lists part (the shorter one's length when one is the other's start)."""
+    return next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), min(len(ours), len(theirs)))
+
+
 def first_difference(ours: list[int], theirs: list[int]) -> str:
     """Where two id lists part, for a message."""
-    i = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), min(len(ours), len(theirs)))
+    i = first_mismatch(ours, theirs)
     return (
         f"{len(ours)} vs {len(theirs)} ids, first difference at position {i}: {ours[i : i + 3]} vs {theirs[i : i + 3]}"
     )

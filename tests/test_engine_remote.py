@@ -13,11 +13,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from cli_helpers import invoke, one_line_error
 from tgi_server import TGIStandIn
-from typer.testing import CliRunner
 
 from mathcoder_local.bench.runner import BenchFinished, run_bench
-from mathcoder_local.cli import app
 from mathcoder_local.engine.base import SamplingParams, StopRules
 from mathcoder_local.engine.remote import RemoteOptions, ServerError, ServerInfo, probe_server
 from mathcoder_local.errors import UserError
@@ -30,7 +29,6 @@ from mathcoder_local.solver import Solver
 
 WAREHOUSE = "A warehouse holds 48213 boxes with 317 items each. How many items are there?"
 QUICK = RemoteOptions(backoff=0.01, backoff_cap=0.05, probe_attempts=1)
-runner = CliRunner()
 
 
 def free_port() -> int:
@@ -85,18 +83,6 @@ def llama_servers(nano_gguf, tmp_path_factory):
 def tgi(nano_gguf):
     with TGIStandIn(nano_gguf) as server:
         yield server
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, *messages):
-    assert result.exit_code == 2, result.output
-    for message in messages:
-        assert message in result.output, result.output
-    assert "Traceback" not in result.output
-    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
 
 
 def transcript(engine, question, config=SolveConfig()):

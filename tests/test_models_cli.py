@@ -5,23 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+from cli_helpers import invoke, one_line_error
 from hub_server import FakeHub
-from typer.testing import CliRunner
-
-from mathcoder_local.cli import app
-
-runner = CliRunner()
-
-
-def invoke(*args, **kwargs):
-    return runner.invoke(app, [str(a) for a in args], **kwargs)
-
-
-def one_line_error(result, message, code=2):
-    assert result.exit_code == code, result.output
-    assert message in result.output, result.output
-    assert "Traceback" not in result.output
-    assert len([line for line in result.output.splitlines() if line.strip()]) == 1
 
 
 def listing():

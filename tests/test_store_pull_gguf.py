@@ -15,10 +15,9 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from cli_helpers import invoke, one_line_error
 from hub_server import FakeHub
-from typer.testing import CliRunner
 
-from mathcoder_local.cli import app
 from mathcoder_local.devtools import tiny_gguf
 from mathcoder_local.devtools.tiny_gguf import TinyModelSpec, write_tiny_gguf
 from mathcoder_local.errors import UserError
@@ -27,8 +26,6 @@ from mathcoder_local.formats.mathcoder import SPECIAL_TOKENS as MATHCODER_TOKENS
 from mathcoder_local.paths import models_cache
 from mathcoder_local.store import load_catalog, resolve_model
 from mathcoder_local.store.catalog import CATALOG_ENV, QUANTS
-
-runner = CliRunner()
 
 GOOD = "Tiny-MathCoder"
 GOOD_GGUF_REPO = "test-org/tiny-mathcoder-GGUF"
@@ -41,17 +38,6 @@ BROKEN_FILE = "tiny-broken.F32.gguf"
 WRONG = "Tiny-Wrong"  # the catalog says mathcoder and rope 1e6 of a plain Llama vocabulary at rope 1e4
 WRONG_REPO = "test-org/tiny-plain-GGUF"
 WRONG_FILE = "tiny-plain.F32.gguf"
-
-
-def invoke(*args, **kwargs):
-    return runner.invoke(app, [str(a) for a in args], **kwargs)
-
-
-def one_line_error(result, message, code=2):
-    assert result.exit_code == code, result.output
-    assert message in result.output, result.output
-    assert "Traceback" not in result.output
-    assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
 
 
 def listing():

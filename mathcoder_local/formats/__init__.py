@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from mathcoder_local.engine.base import Engine
 from mathcoder_local.errors import UserError
 from mathcoder_local.formats.base import BlockTracker, PromptFormat, Step
@@ -12,14 +14,20 @@ FORMATS: dict[str, type[PromptFormat]] = {cls.name: cls for cls in (MathCoderFor
 FORMAT_METADATA_KEY = "mathcoder_local.prompt_format"  # written by `mathcoder-local convert`
 
 
-def detect_format(engine: Engine) -> str:
-    """The converter's metadata when present, else MathCoder when the vocabulary has its block tokens."""
-    recorded = engine.metadata.get(FORMAT_METADATA_KEY)
+def format_of(recorded: object, has_token: Callable[[str], bool]) -> str:
+    """The one detection rule, over what a vocabulary says, wherever it comes from (a loaded engine, a GGUF's
+    header, a checkpoint's added tokens): the converter's metadata value when it names a format, else MathCoder
+    when the vocabulary has its block tokens, else ToRA."""
     if recorded in FORMATS:
-        return recorded
-    if engine.token_id("<|endofblock|>") is not None and engine.token_id("<|code|>") is not None:
+        return recorded  # type: ignore[return-value]
+    if has_token("<|endofblock|>") and has_token("<|code|>"):
         return MathCoderFormat.name
     return ToraFormat.name
+
+
+def detect_format(engine: Engine) -> str:
+    """`format_of` a loaded model."""
+    return format_of(engine.metadata.get(FORMAT_METADATA_KEY), lambda piece: engine.token_id(piece) is not None)
 
 
 def make_format(engine: Engine, name: str | None = None, **options: object) -> PromptFormat:
@@ -37,5 +45,6 @@ __all__ = [
     "Step",
     "ToraFormat",
     "detect_format",
+    "format_of",
     "make_format",
 ]

@@ -80,7 +80,7 @@ def bundled_gguf(on_status: Callable[[str], None] | None = _to_stderr) -> Path:
 def bundled_format() -> str:
     """The bundled model's prompt format, detected from the added tokens its checkpoint ships in
     added_tokens.json (nothing is converted)."""
-    from mathcoder_local.store.gguf_info import Vocabulary
+    from mathcoder_local.formats import format_of
 
     added = json.loads((bundled_checkpoint() / "added_tokens.json").read_text(encoding="utf-8"))
-    return Vocabulary({}, added).prompt_format()
+    return format_of(None, added.__contains__)
