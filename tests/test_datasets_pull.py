@@ -70,7 +70,8 @@ def test_a_dropped_download_leaves_no_file(hub_repo, tmp_path, monkeypatch):
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         with pytest.raises(UserError) as err:
             pull_dataset("math500", data_dir=data, progress=False)
-    assert str(err.value).startswith(f"downloading test.jsonl from hf:{MATH500} failed")
+    assert str(err.value).startswith(f"downloading test.jsonl from {MATH500}@main failed")
+    assert str(err.value).endswith("run data pull again to resume where it stopped")
     assert "\n" not in str(err.value)
     assert leftovers(data) == []
 
@@ -105,7 +106,7 @@ def test_a_file_the_hub_does_not_have(hub_repo, tmp_path, monkeypatch):
     (hub_repo / "test.jsonl").unlink()
     with FakeHub({}, datasets={MATH500: hub_repo}) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
-        with pytest.raises(UserError, match=f"hf:{MATH500} has no file test.jsonl at revision 'v9'"):
+        with pytest.raises(UserError, match=f"{MATH500}@v9 has no file test.jsonl on the hub"):
             pull_dataset("math500", data_dir=tmp_path / "data", revision="v9", progress=False)
         assert ("HEAD", f"/datasets/{MATH500}/resolve/v9/test.jsonl") in hub.requests
 
@@ -119,7 +120,7 @@ def test_an_unreachable_hub_is_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    with pytest.raises(UserError, match=r"^cannot download test.jsonl from hf:\S+: http://127.0.0.1:9 is unreachable"):
+    with pytest.raises(UserError, match=r"^cannot download test.jsonl from \S+: http://127.0.0.1:9 is unreachable"):
         pull_dataset("math500", data_dir=tmp_path / "data", progress=False)
 
 

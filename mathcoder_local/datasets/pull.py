@@ -12,13 +12,14 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
+from mathcoder_local import hub
 from mathcoder_local.datasets.layouts import iter_rows, read_problems
 from mathcoder_local.datasets.registry import SOURCE_NAME, HubSource, KnownSet, how_to_get, known, set_path
 from mathcoder_local.errors import UserError
+from mathcoder_local.hub import progress_bars, snapshot_commit
 
 
 def pull_dataset(
@@ -34,12 +35,12 @@ def pull_dataset(
     if source.needs_pyarrow:
         _require_pyarrow(entry)
     revision = revision or source.revision
-    with _progress_bars(progress):
+    with progress_bars(progress):
         downloaded = [_download(source, file, revision) for file in source.files]
     target = set_path(entry, data_dir)
     rows = (row for path, file in zip(downloaded, source.files, strict=True) for row in _read_rows(path, file))
     _write_checked(target, entry, rows)
-    commit = _commit_of(downloaded[0], source.files[0])
+    commit = snapshot_commit(downloaded[0], source.files[0])
     record = {"repo": source.repo, "files": list(source.files), "revision": revision, "commit": commit}
     _write_atomic(target.parent / SOURCE_NAME, lambda out: out.write(json.dumps(record, indent=1) + "\n"))
     return target
@@ -56,52 +57,8 @@ def _require_pyarrow(entry: KnownSet) -> None:
         ) from None
 
 
-@contextmanager
-def _progress_bars(enabled: bool):
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-
-    was_disabled = are_progress_bars_disabled()
-    if not enabled:
-        disable_progress_bars()
-    try:
-        yield
-    finally:
-        if not enabled and not was_disabled:
-            enable_progress_bars()
-
-
 def _download(source: HubSource, file: str, revision: str) -> Path:
-    from huggingface_hub import constants, hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    where = f"hf:{source.repo}"
-    # Read at call time (huggingface_hub reads them once, at import): a mirror and a cache directory.
-    endpoint, cache_dir = os.environ.get("HF_ENDPOINT"), os.environ.get("HF_HUB_CACHE")
-    try:
-        path = hf_hub_download(
-            source.repo, file, repo_type="dataset", revision=revision, endpoint=endpoint, cache_dir=cache_dir
-        )
-    # LocalEntryNotFoundError first: it subclasses EntryNotFoundError but means "could not ask the hub at all".
-    except LocalEntryNotFoundError:
-        if constants.HF_HUB_OFFLINE:
-            raise UserError(f"cannot download {file} from {where}: HF_HUB_OFFLINE is set") from None
-        hub = endpoint or constants.ENDPOINT
-        raise UserError(f"cannot download {file} from {where}: {hub} is unreachable (network down?)") from None
-    except RevisionNotFoundError:
-        raise UserError(f"{where} has no revision {revision!r}") from None
-    except EntryNotFoundError:
-        raise UserError(f"{where} has no file {file} at revision {revision!r}") from None
-    except RepositoryNotFoundError:
-        raise UserError(f"{where} is not a dataset repository on {endpoint or 'the hub'} (or it is private)") from None
-    except Exception as exc:  # noqa: BLE001 - network and HTTP failures come in many types; each is one line
-        message = f"downloading {file} from {where} failed: {type(exc).__name__}: {exc}".splitlines()[0]
-        raise UserError(message) from None
-    return Path(path)
+    return hub.download_file(source.repo, file, repo_type="dataset", revision=revision, retry="data pull")
 
 
 def _read_rows(path: Path, file: str) -> Iterable[dict]:
@@ -148,12 +105,3 @@ def _write_atomic(target: Path, write: Callable[[IO[str]], object]) -> None:
     except BaseException:  # KeyboardInterrupt included: never leave the partial file behind
         temp.unlink(missing_ok=True)
         raise
-
-
-def _commit_of(downloaded: Path, file: str) -> str | None:
-    """The commit the hub resolved the revision to: the cache keeps files under snapshots/<commit>/<file>."""
-    depth = len(PurePosixPath(file).parts)
-    parts = downloaded.parts
-    if len(parts) > depth + 1 and parts[-depth - 2] == "snapshots":
-        return parts[-depth - 1]
-    return None

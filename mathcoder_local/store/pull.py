@@ -33,24 +33,17 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable, Iterator
 
+from mathcoder_local import hub
 from mathcoder_local.errors import UserError
+from mathcoder_local.hub import hub_offline, hub_url, progress_bars, snapshot_commit
 from mathcoder_local.paths import models_cache
 from mathcoder_local.store import registry
 from mathcoder_local.store.catalog import DEFAULT_QUANT, QUANTS, CatalogEntry, load_catalog
 
-_TRUE = ("1", "true", "yes", "on")
 SOURCES = ("gguf", "checkpoint")
-
-
-def hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
-
-
-def hub_url() -> str:
-    return os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
 
 
 def pulled_name(entry: CatalogEntry, quant: str) -> str:
@@ -263,89 +256,14 @@ def pull_gguf(
     return registry.register(model, replace=True)
 
 
-@contextlib.contextmanager
-def _progress_bars(show: bool) -> Iterator[None]:
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-
-    if show or are_progress_bars_disabled():
-        yield
-        return
-    disable_progress_bars()
-    try:
-        yield
-    finally:
-        enable_progress_bars()
-
-
 def download_file(
     repo: str, filename: str, *, revision: str | None = None, force: bool = False, show_progress: bool = True
 ) -> tuple[Path, str | None]:
-    """One file of a hub repository into the Hugging Face cache (resuming a partial download the cache holds);
-    returns its path in the cache's snapshot folder and the commit it came from. With HF_HUB_OFFLINE set, the
-    cached file or a UserError."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        GatedRepoError,
-        HFValidationError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    offline = hub_offline()
-    at = f"@{revision}" if revision else ""
-    # Read at call time (huggingface_hub reads them once, at import): a mirror and a cache directory.
-    endpoint, cache_dir = os.environ.get("HF_ENDPOINT"), os.environ.get("HF_HUB_CACHE")
-    try:
-        with _progress_bars(show_progress):
-            path = hf_hub_download(
-                repo,
-                filename,
-                revision=revision,
-                cache_dir=cache_dir,
-                endpoint=endpoint,
-                local_files_only=offline,
-                force_download=force and not offline,
-            )
-    except LocalEntryNotFoundError:
-        if offline:
-            raise UserError(
-                f"HF_HUB_OFFLINE is set and {filename} from {repo}{at} is not in the local Hugging Face cache; "
-                "unset it to download"
-            ) from None
-        raise UserError(
-            f"cannot reach the Hugging Face hub at {hub_url()} to download {filename} from {repo} (network down?)"
-        ) from None
-    except EntryNotFoundError:
-        raise UserError(
-            f"{repo}{at} has no file {filename} on the hub at {hub_url()}; nothing was downloaded or registered"
-        ) from None
-    except RevisionNotFoundError:
-        raise UserError(f"{repo} has no revision {revision} on the hub at {hub_url()}") from None
-    except GatedRepoError:
-        raise UserError(f"{repo} is gated on the hub: accept its terms there and log in (HF_TOKEN)") from None
-    except RepositoryNotFoundError:
-        raise UserError(f"{repo} is not on the hub at {hub_url()} (or is private)") from None
-    except HFValidationError:
-        raise UserError(f"{repo} is not a valid hub id") from None
-    except Exception as exc:  # noqa: BLE001 - the hub and the network raise many kinds; each means "not fetched"
-        text = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        raise UserError(
-            f"downloading {filename} from {repo} failed ({text}); run pull again to resume where it stopped"
-        ) from None
-    local = Path(path)
+    """One file of a hub repository into the Hugging Face cache (`mathcoder_local.hub`); its path in the
+    cache's snapshot folder and the commit it came from."""
+    with progress_bars(show_progress):
+        local = hub.download_file(repo, filename, revision=revision, force=force, retry="pull")
     return local, snapshot_commit(local, filename)
-
-
-def snapshot_commit(local: Path, filename: str) -> str | None:
-    """The commit of a file the Hugging Face cache keeps at `local` as snapshots/COMMIT/`filename`, where
-    `filename` may name a subfolder of the repository (Q4_K_M/model.gguf); None for a path laid out otherwise."""
-    depth = len(PurePosixPath(filename).parts)
-    if len(local.parents) <= depth:
-        return None
-    folder = local.parents[depth - 1]  # snapshots/COMMIT
-    return folder.name if folder.parent.name == "snapshots" else None
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 8 << 20) -> str:
