@@ -217,3 +217,25 @@ def test_grammar_follows_the_format_by_default(mathcoder_engine, tora_engine):
     assert Solver(tora_engine, ToraFormat(tora_engine)).grammar is None
     with pytest.raises(UserError, match="has no grammar"):
         Solver(tora_engine, ToraFormat(tora_engine), SolveConfig(grammar=True))
+
+
+def test_solve_closes_the_engine_it_loaded(mathcoder_gguf, monkeypatch):
+    """`solve()` owns the engine it loads: closed when the events end and when the caller stops early."""
+    import mathcoder_local.solve as solve_module
+    from mathcoder_local.engine.llama import LlamaEngine
+
+    closed = []
+
+    class Recording(LlamaEngine):
+        def close(self) -> None:
+            closed.append(True)
+            super().close()
+
+    monkeypatch.setattr(solve_module, "load_engine", lambda *a, **k: Recording(mathcoder_gguf, n_ctx=512, n_threads=2))
+    config = SolveConfig(grammar=False, max_tokens=8)
+    events = list(solve_module.solve(QUESTION, config=config))
+    assert isinstance(events[-1], Finished) and closed == [True]
+    stream = solve_module.solve(QUESTION, config=config)
+    next(stream)  # the first event, then the caller walks away
+    stream.close()
+    assert closed == [True, True]
